@@ -1,0 +1,1 @@
+"""learndyn numerics: compile derived expressions, integrate them, simulate the same rules."""

@@ -1,0 +1,85 @@
+"""Input checks that fail early with a message naming the parameter and the allowed range."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["as_covariance", "as_vector", "as_positive", "as_nonnegative", "as_int",
+           "as_probability"]
+
+
+def as_covariance(value, name: str = "R", *, positive_definite: bool = False,
+                  rtol: float = 1e-10) -> np.ndarray:
+    """A finite, square, symmetric positive-semidefinite (or -definite) float matrix."""
+    a = np.asarray(value, dtype=float)
+    if a.ndim == 0:
+        a = a.reshape(1, 1)
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise ValueError(f"{name} must be a square matrix, got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or inf")
+    scale = max(float(np.max(np.abs(a))), 1e-300)
+    if not np.allclose(a, a.T, rtol=0, atol=rtol * scale):
+        raise ValueError(f"{name} must be symmetric (max |{name} - {name}^T| = "
+                         f"{np.max(np.abs(a - a.T)):.3g})")
+    a = 0.5 * (a + a.T)
+    ev = np.linalg.eigvalsh(a)
+    if positive_definite and ev[0] <= rtol * scale:
+        raise ValueError(f"{name} must be positive definite (smallest eigenvalue {ev[0]:.3g})")
+    if ev[0] < -rtol * scale * a.shape[0]:
+        raise ValueError(f"{name} must be positive semidefinite (smallest eigenvalue {ev[0]:.3g})")
+    return a
+
+
+def as_vector(value, name: str, size: int | None = None) -> np.ndarray:
+    """A finite 1-D float vector, of length ``size`` if given."""
+    a = np.asarray(value, dtype=float)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D vector, got shape {a.shape}")
+    if size is not None and a.size != size:
+        raise ValueError(f"{name} must have length {size} (the dimension), got {a.size}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return a
+
+
+def as_positive(value, name: str, *, upper: float | None = None, inclusive_upper=False) -> float:
+    """A finite float in (0, upper) (or (0, upper] with ``inclusive_upper``)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    rng = f"(0, {upper:.6g}{']' if inclusive_upper else ')'}" if upper is not None else "(0, inf)"
+    if not np.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be in {rng}, got {v}")
+    if upper is not None and (v > upper or (v == upper and not inclusive_upper)):
+        raise ValueError(f"{name} must be in {rng}, got {v}")
+    return v
+
+
+def as_nonnegative(value, name: str) -> float:
+    """A finite float >= 0."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if not np.isfinite(v) or v < 0:
+        raise ValueError(f"{name} must be in [0, inf), got {v}")
+    return v
+
+
+def as_probability(value, name: str) -> float:
+    """A float strictly inside (0, 1)."""
+    v = float(value)
+    if not (0.0 < v < 1.0):
+        raise ValueError(f"{name} must be in (0, 1), got {v}")
+    return v
+
+
+def as_int(value, name: str, minimum: int = 0) -> int:
+    """An integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)

@@ -1,0 +1,1 @@
+"""Stochastic simulators: replicas of online learning rules advanced together as arrays."""

@@ -1,0 +1,1 @@
+"""Experiments, one module each; importing a module registers its experiments."""
