@@ -37,8 +37,18 @@ class CompiledFunction:
     shape: tuple[int, ...]
 
     def __call__(self, *values):
-        out = self.func(*values)
-        return _stack(out, self.shape)
+        if all(np.ndim(v) <= 1 for v in values):
+            # Unbatched call: Python floats are several times faster than NumPy scalars
+            # for the scalar arithmetic lambdify generates.
+            values = [v.tolist() if isinstance(v, np.ndarray) else v for v in values]
+            out = self.func(*values)
+            if isinstance(out, (list, tuple)):
+                try:
+                    return np.array(out, dtype=float).reshape(self.shape)
+                except (TypeError, ValueError):
+                    pass
+            return _stack(out, self.shape)
+        return _stack(self.func(*values), self.shape)
 
     @property
     def __doc__(self) -> str:  # type: ignore[override]

@@ -103,7 +103,9 @@ def compare(
     scale = np.sqrt(sem**2 + allow**2)
     diff = mean - theory
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(scale > 0, diff / scale, np.where(diff == 0, 0.0, np.inf))
+        # where there is no spread at all (e.g. a deterministic start), only rounding may differ
+        exact_match = np.abs(diff) <= 1e-12 * np.maximum(np.abs(theory), 1e-300)
+        z = np.where(scale > 0, diff / scale, np.where(exact_match, 0.0, np.inf))
         rel = np.abs(diff) / np.abs(theory)
     rel = np.where(np.isfinite(rel), rel, np.where(diff == 0, 0.0, np.inf))
     finite_ok = np.all(np.isfinite(mean)) and np.all(np.isfinite(theory))

@@ -214,13 +214,14 @@ def simulate_ensemble(
             b = min(block, steps - done)
             for r, g in enumerate(gens):
                 buf[:b, r, :] = rule.draw(g, b)
-            for s in range(b):
-                w = rule.step(w, buf[s])
-                n_now = done + s + 1
-                if rec_i < m and record_steps[rec_i] == n_now:
-                    record(n_now, w)
-                if acc is not None and n_now >= average_from:
-                    acc += measure(w)
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below
+                for s in range(b):
+                    w = rule.step(w, buf[s])
+                    n_now = done + s + 1
+                    if rec_i < m and record_steps[rec_i] == n_now:
+                        record(n_now, w)
+                    if acc is not None and n_now >= average_from:
+                        acc += measure(w)
             done += b
             bad = ~np.all(np.isfinite(w), axis=1)
             if bad.any():
