@@ -38,8 +38,10 @@ def _numeric_jacobian(f, x, eps=1e-7):
     J = np.empty((f0.size, x.size))
     for k in range(x.size):
         h = eps * max(1.0, abs(x[k]))
-        xp = x.copy(); xp[k] += h
-        xm = x.copy(); xm[k] -= h
+        xp = x.copy()
+        xp[k] += h
+        xm = x.copy()
+        xm[k] -= h
         J[:, k] = (np.asarray(f(xp), float) - np.asarray(f(xm), float)) / (2 * h)
     return J
 

@@ -98,7 +98,9 @@ def integrate(
         raise ValueError(f"t_span must be finite with t_span[1] > t_span[0], got {t_span}")
     if not (rtol > 0 and atol > 0):
         raise ValueError(f"rtol and atol must be positive, got rtol={rtol}, atol={atol}")
-    names = tuple(state_names) if state_names is not None else tuple(f"y{i}" for i in range(y0.size))
+    if state_names is None:
+        state_names = [f"y{i}" for i in range(y0.size)]
+    names = tuple(state_names)
     if len(names) != y0.size:
         raise ValueError(f"state_names has {len(names)} entries but y0 has {y0.size}")
 

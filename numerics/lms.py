@@ -52,7 +52,8 @@ def stability_bound(R) -> float:
     r"""Largest :math:`\gamma` for which LMS is mean-square stable on inputs with covariance R.
 
     Stable iff :math:`\gamma\lambda_{\max} < 1` and :math:`A(\gamma) < 1` (module docstring);
-    :math:`A` increases with :math:`\gamma`, so the bound is its root below :math:`1/\lambda_{\max}`.
+    :math:`A` increases with :math:`\gamma`, so the bound is its root below
+    :math:`1/\lambda_{\max}`.
     """
     lam = _eigenvalues(R)
     lmax = float(lam.max())
@@ -90,7 +91,8 @@ def stationary_excess_loss(R, gamma, noise_var, exact: bool = True) -> float:
 
     ``exact=True``: the fixed point of the exact discrete recursion,
     :math:`s^2 A/(1-A)`, :math:`A = \sum_i \gamma\lambda_i/(2(1-\gamma\lambda_i))`.
-    ``exact=False``: the small-:math:`\gamma` moment-ODE result :math:`\gamma s^2 \operatorname{tr}R/2`.
+    ``exact=False``: the small-:math:`\gamma` moment-ODE result
+    :math:`\gamma s^2 \operatorname{tr}R/2`.
     Raises ``ValueError`` if ``gamma`` is outside (0, :func:`stability_bound`).
     """
     lam = _eigenvalues(R)
@@ -98,7 +100,9 @@ def stationary_excess_loss(R, gamma, noise_var, exact: bool = True) -> float:
 
 
 def learning_curve(R, gamma, noise_var, w0, w_o, steps) -> np.ndarray:
-    """Exact expected excess MSE after each of ``steps`` updates (length ``steps + 1``, entry 0 = start).
+    """Exact expected excess MSE after each of ``steps`` updates.
+
+    Returns ``steps + 1`` values; entry 0 is the start.
 
     Iterates the exact diagonal map in the eigenbasis of R from K_0 = (w0-w_o)(w0-w_o)^T.
     """

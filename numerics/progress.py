@@ -26,5 +26,6 @@ def is_quiet() -> bool:
 
 def progress_bar(total=None, desc: str = "", unit: str = "it", disable: bool | None = None, **kw):
     """A tqdm bar showing done/total, rate and ETA; disabled when :func:`is_quiet`."""
-    return tqdm(total=total, desc=desc, unit=unit, disable=is_quiet() if disable is None else disable,
+    off = is_quiet() if disable is None else disable
+    return tqdm(total=total, desc=desc, unit=unit, disable=off,
                 leave=False, dynamic_ncols=True, **kw)

@@ -9,9 +9,15 @@ from hypothesis import strategies as st
 from numerics.lms import learning_curve, stability_bound, stationary_excess_loss
 from numerics.sim.ensemble import simulate_ensemble
 from numerics.sim.lms import LmsRule
-from theory.lms import (exact_second_moment_map, fourth_moment_identity, lms_drift,
-                        lms_second_moment, lms_symbols, modal_theory,
-                        stationary_covariance_small_lr)
+from theory.lms import (
+    exact_second_moment_map,
+    fourth_moment_identity,
+    lms_drift,
+    lms_second_moment,
+    lms_symbols,
+    modal_theory,
+    stationary_covariance_small_lr,
+)
 from validate.compare import compare
 
 

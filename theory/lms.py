@@ -87,7 +87,8 @@ def lms_symbols(n: int, diagonal: bool = False) -> LmsSymbols:
         lam = sp.symbols(f"lambda0:{n}", positive=True)
         R = sp.ImmutableMatrix(sp.diag(*lam))
     else:
-        R = sp.ImmutableMatrix(n, n, lambda i, j: sp.Symbol(f"R_{min(i, j)}_{max(i, j)}", real=True))
+        R = sp.ImmutableMatrix(
+            n, n, lambda i, j: sp.Symbol(f"R_{min(i, j)}_{max(i, j)}", real=True))
     return LmsSymbols(n, x, sp.Symbol("xi", real=True), w, w_o, R, gamma, noise_var)
 
 
@@ -114,7 +115,9 @@ def lms_second_moment(sym: LmsSymbols) -> sp.Matrix:
     return _expect(f * f.T, sym)
 
 
-def lms_moment_system(n: int = 2, *, finite_lr: bool = True, diagonal: bool = False) -> MomentSystem:
+def lms_moment_system(
+    n: int = 2, *, finite_lr: bool = True, diagonal: bool = False
+) -> MomentSystem:
     """Moment ODEs of LMS from the Kramers–Moyal engine (learning rate symbol = gamma)."""
     sym = lms_symbols(n, diagonal)
     return derive_moments(lms_drift(sym), sym.w, lms_second_moment(sym), finite_lr=finite_lr,

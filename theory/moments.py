@@ -142,7 +142,7 @@ class MomentSystem:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "MomentSystem":
+    def from_dict(cls, data: dict) -> MomentSystem:
         """Inverse of :meth:`to_dict`; strings are parsed by the restricted ``srepr`` reader."""
         sm = data.get("second_moment")
         return cls(
@@ -164,7 +164,7 @@ class MomentSystem:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1))
 
     @classmethod
-    def load(cls, path: str | Path) -> "MomentSystem":
+    def load(cls, path: str | Path) -> MomentSystem:
         """Read a file written by :meth:`save`."""
         return cls.from_dict(json.loads(Path(path).read_text()))
 

@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="list experiments and models")
-    p.add_argument("--json", action="store_true", help='print {"experiments": [...], "models": [...]}')
+    p.add_argument("--json", action="store_true",
+                   help='print {"experiments": [...], "models": [...]}')
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("latex", help="print the derived equations of a model as LaTeX")

@@ -32,7 +32,7 @@ class RunConfig:
     figures: bool = True
 
     def param(self, name: str, default):
-        """The override for ``name`` if given (converted to the default's type), else ``default``."""
+        """The override for ``name`` (converted to the default's type), else ``default``."""
         if name not in self.params:
             return default
         value = self.params[name]

@@ -112,10 +112,11 @@ def run(config: RunConfig) -> ExperimentResult:
 def plot(curves, stationary, bound, R, s2, out_dir) -> list[str]:
     fig, axes = new_figure(2, 1)
     ax = axes[0, 0]
-    for i, (gamma, ens, theory, rec) in enumerate(curves):
+    for i, (gamma, ens, theory, _) in enumerate(curves):
         color = f"C{i}"
         steps = np.arange(theory.size)
-        theory_line(ax, gamma * steps[1:], theory[1:], color=color, label=rf"theory $\gamma$={gamma:.3g}")
+        theory_line(ax, gamma * steps[1:], theory[1:], color=color,
+                    label=rf"theory $\gamma$={gamma:.3g}")
         simulation_points(ax, ens.times, ens.mean[:, 0], ens.sem[:, 0], color=color,
                           label=f"simulation ({ens.replicas} replicas)" if i == 0 else None)
         ax.axhline(stationary[i][1], color=color, ls=":", lw=1)
@@ -127,7 +128,8 @@ def plot(curves, stationary, bound, R, s2, out_dir) -> list[str]:
     ex = [stationary_excess_loss(R, gi, s2) for gi in g]
     sm = [stationary_excess_loss(R, gi, s2, exact=False) for gi in g]
     theory_line(ax, g, ex, color="k", label="exact recursion")
-    theory_line(ax, g, sm, color="0.5", ls="--", label=r"small-$\gamma$: $\gamma s^2 \mathrm{tr}R/2$")
+    theory_line(ax, g, sm, color="0.5", ls="--",
+                label=r"small-$\gamma$: $\gamma s^2 \mathrm{tr}R/2$")
     st = np.array([(s[0], s[3], s[4]) for s in stationary])
     simulation_points(ax, st[:, 0], st[:, 1], st[:, 2], color="C1", label="simulation")
     ax.axvline(bound, color="C3", lw=1, ls=":", label="stability bound")
