@@ -1,0 +1,208 @@
+"""The figure gallery: every figure of every registered experiment, with an index.
+
+:func:`build_gallery` runs each experiment of :func:`validate.registry.experiments` (or a
+chosen subset) with ``RunConfig(quick=..., seed=..., out_dir=<temporary folder>)``, moves the
+figures the experiment wrote (PNG, and PDF/SVG if asked for) into ``out_dir`` under their own
+names, keeps the run's ``report.json`` as ``out_dir/reports/NAME.json``, and writes
+``out_dir/README.md`` (one section per experiment: description, verdict, figures, the command
+that reproduces it) and ``out_dir/gallery.json``.  The figures are the experiments' own: the
+gallery draws nothing itself, so it shows whatever experiments are registered.
+
+An experiment that raises is recorded with its error and the others still run.  Full runs
+(the default) give the figures the README shows; ``quick=True`` gives the same figures from
+fewer replicas in a fraction of the time (for CI and previews).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import shutil
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from validate.plotting import FIGURE_FORMATS, figure_formats
+
+__all__ = ["GalleryEntry", "Gallery", "build_gallery", "gallery_markdown"]
+
+
+@dataclass(frozen=True)
+class GalleryEntry:
+    """One experiment's contribution to the gallery."""
+
+    experiment: str
+    description: str
+    figures: tuple[str, ...] = ()
+    passed: bool | None = None
+    comparisons: tuple[dict, ...] = ()
+    seconds: float = 0.0
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"experiment": self.experiment, "description": self.description,
+                "figures": list(self.figures), "passed": self.passed,
+                "comparisons": list(self.comparisons), "seconds": self.seconds,
+                "error": self.error}
+
+
+@dataclass(frozen=True)
+class Gallery:
+    """The gallery written to ``out_dir``."""
+
+    out_dir: Path
+    entries: tuple[GalleryEntry, ...]
+    quick: bool
+    seed: int
+    formats: tuple[str, ...]
+    created: str = ""
+    versions: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Every experiment ran and all its comparisons agreed."""
+        return all(e.error is None and e.passed for e in self.entries)
+
+    def to_dict(self) -> dict:
+        return {"out_dir": str(self.out_dir), "quick": self.quick, "seed": self.seed,
+                "formats": list(self.formats), "created": self.created,
+                "versions": self.versions, "entries": [e.to_dict() for e in self.entries]}
+
+
+def _unique_name(name: str, experiment: str, taken: set[str]) -> str:
+    if name not in taken:
+        return name
+    return f"{experiment}-{name}"
+
+
+def _run_one(name: str, description: str, out_dir: Path, quick: bool, seed: int,
+             formats: tuple[str, ...], progress: bool | None, taken: set[str]) -> GalleryEntry:
+    from validate.registry import RunConfig, run_experiment
+
+    t0 = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix=f".run-{name}-", dir=out_dir)).resolve()
+    try:
+        with figure_formats(formats):
+            result = run_experiment(name, RunConfig(quick=quick, seed=seed, out_dir=tmp,
+                                                    progress=progress))
+        written = [Path(f) for f in result.figures]
+        # anything else the experiment saved next to them in a figure format
+        written += sorted(p for p in tmp.iterdir()
+                          if p.suffix.lstrip(".") in FIGURE_FORMATS and p not in written)
+        names = []
+        for src in written:
+            src = src if src.is_absolute() or src.exists() else tmp / src.name
+            if not src.exists():
+                continue
+            dest = _unique_name(src.name, name, taken)
+            taken.add(dest)
+            shutil.move(str(src), out_dir / dest)
+            names.append(dest)
+        reports = out_dir / "reports"
+        reports.mkdir(exist_ok=True)
+        if (tmp / "report.json").exists():
+            report = json.loads((tmp / "report.json").read_text())
+            report["figures"] = names
+            (reports / f"{name}.json").write_text(json.dumps(report, indent=1))
+        return GalleryEntry(name, description, tuple(names), result.passed,
+                            tuple(c.summary() for c in result.comparisons),
+                            time.perf_counter() - t0)
+    except Exception as err:  # noqa: BLE001 - one broken experiment must not sink the gallery
+        tb = traceback.format_exc()
+        return GalleryEntry(name, description, (), None, (), time.perf_counter() - t0,
+                            f"{type(err).__name__}: {err}\n{tb}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def build_gallery(out_dir: str | Path = "figures", *, quick: bool = False, seed: int = 0,
+                  only: Iterable[str] | None = None, formats=("png",),
+                  progress: bool | None = None,
+                  log: Callable[[str], None] | None = None) -> Gallery:
+    """Run the experiments and write the gallery into ``out_dir``; see the module docstring.
+
+    ``only`` restricts to some experiment names (unknown names raise ``KeyError``);
+    ``formats`` is any of ``png``, ``pdf``, ``svg``; ``log`` gets one line per experiment.
+    """
+    from validate.plotting import _check_formats
+    from validate.registry import experiments
+    from validate.report import versions
+
+    formats = _check_formats(formats)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    exps = experiments()
+    names = list(exps)
+    if only is not None:
+        names = list(dict.fromkeys(only))
+        unknown = [n for n in names if n not in exps]
+        if unknown:
+            raise KeyError(f"unknown experiment(s) {unknown}; known experiments: "
+                           f"{', '.join(exps)}")
+    entries = []
+    taken: set[str] = set()
+    for name in names:
+        entry = _run_one(name, exps[name].description, out_dir, quick, seed, formats, progress,
+                         taken)
+        entries.append(entry)
+        if log is not None:
+            verdict = ("ERROR " + entry.error.splitlines()[0] if entry.error
+                       else "PASSED" if entry.passed else "FAILED")
+            log(f"{name}: {verdict} in {entry.seconds:.1f} s; figures: "
+                f"{', '.join(entry.figures) or '-'}")
+    gallery = Gallery(out_dir, tuple(entries), bool(quick), int(seed), formats,
+                      _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), versions())
+    (out_dir / "gallery.json").write_text(json.dumps(gallery.to_dict(), indent=1))
+    (out_dir / "README.md").write_text(gallery_markdown(gallery))
+    return gallery
+
+
+def _verdict_line(e: GalleryEntry) -> str:
+    if e.error is not None:
+        return f"**error** - the experiment raised `{e.error.splitlines()[0]}`"
+    n = len(e.comparisons)
+    bad = [c for c in e.comparisons if not c["passed"]]
+    worst = max((c["max_abs_z"] / c["bound"] for c in e.comparisons), default=float("nan"))
+    if not bad:
+        return (f"**passed** - all {n} theory-vs-simulation comparisons agree "
+                f"(largest max|z| / bound = {worst:.2f}); {e.seconds:.0f} s")
+    return (f"**FAILED** - {len(bad)} of {n} comparisons disagree "
+            f"({', '.join(c['name'] for c in bad)}); {e.seconds:.0f} s")
+
+
+def gallery_markdown(gallery: Gallery) -> str:
+    """The gallery index (``README.md``) as Markdown."""
+    mode = "quick mode (fewer replicas; preview)" if gallery.quick else "full runs"
+    cmd = "learndyn figures" + (" --quick" if gallery.quick else "") + \
+        f" --out {gallery.out_dir.name}" + (f" --seed {gallery.seed}" if gallery.seed else "")
+    lines = [
+        "# learndyn figure gallery", "",
+        f"Every figure of every registered experiment, {mode}, seed {gallery.seed}, made "
+        f"{gallery.created} with learndyn {gallery.versions.get('learndyn', '?')}. "
+        "Theory is drawn as lines, simulation as points with one-standard-error bars "
+        "(between independent replicas).", "",
+        f"Regenerate with `{cmd}`; each section names the command that reproduces its "
+        "experiment with a statistical verdict.", "",
+    ]
+    lines += ["| experiment | verdict | figures |", "|---|---|---|"]
+    for e in gallery.entries:
+        v = "error" if e.error else ("passed" if e.passed else "FAILED")
+        figs = ", ".join(f"[{f}]({f})" for f in e.figures) or "-"
+        lines.append(f"| [{e.experiment}](#{e.experiment}) | {v} | {figs} |")
+    lines.append("")
+    for e in gallery.entries:
+        lines += [f"## {e.experiment}", "", e.description, "", _verdict_line(e), ""]
+        for f in e.figures:
+            if f.endswith((".png", ".svg")):
+                lines += [f"![{e.experiment}: {Path(f).stem}]({f})", ""]
+        vector = [f for f in e.figures if f.endswith(".pdf")]
+        if vector:
+            lines += ["Vector versions: " + ", ".join(f"[{f}]({f})" for f in vector), ""]
+        quick = " --quick" if gallery.quick else ""
+        lines += [f"Reproduce: `learndyn validate {e.experiment}{quick} --seed {gallery.seed}`"
+                  + (f"; report: [reports/{e.experiment}.json](reports/{e.experiment}.json)"
+                     if e.error is None else ""), ""]
+    return "\n".join(lines)
