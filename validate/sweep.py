@@ -432,6 +432,7 @@ def run_sweep(target, grid, *, replicates: int = 1, seed: int = 0, params=None,
     if old is not None:
         _check_same_sweep(old, definition, out_dir)
     history = list(old.get("runs", [])) if old else []
+    ex = make_executor(executor, workers=workers, address=address, **dict(executor_kwargs or {}))
     out_dir.mkdir(parents=True, exist_ok=True)
     store.clean_temporaries(points_dir)
 
@@ -450,7 +451,6 @@ def run_sweep(target, grid, *, replicates: int = 1, seed: int = 0, params=None,
             raise TypeError(f"sweep function {tasks[0].target!r} is not importable by worker "
                             "processes; define it at module level (or use executor='serial')")
 
-    ex = make_executor(executor, workers=workers, address=address, **dict(executor_kwargs or {}))
     run_info = {"started": _now(), "executor": ex.describe(), "to_compute": len(todo),
                 "reused": reused}
     history.append(run_info)

@@ -1,0 +1,124 @@
+"""``learndyn sweep | figures | report`` and the figure formats of validate.plotting."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from validate import registry
+from validate.cli import main
+from validate.cli_sweep import parse_grid, parse_value
+from validate.plotting import default_formats, figure_formats, new_figure, save_figure
+
+LMS_SMALL = ["--param", "replicas=40", "--param", "window_factor=1.0", "--param",
+             "fractions=0.5", "--param", "points=6"]
+
+
+def test_parse_values_and_grids():
+    assert parse_value("3") == 3 and parse_value("-2") == -2
+    assert parse_value("0.5") == 0.5 and parse_value("1e-3") == 1e-3
+    assert parse_value("true") is True and parse_value("False") is False
+    assert parse_value("__import__('os')") == "__import__('os')"  # text, never evaluated
+    assert parse_grid(["a=1,2,3", "b=x,y"]) == [("a", [1, 2, 3]), ("b", ["x", "y"])]
+    assert parse_grid(["g=log:0.01:1:3"]) == [("g", pytest.approx([0.01, 0.1, 1.0]))]
+    assert parse_grid(["t=lin:0:1:5"])[0][1] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert parse_grid(["fractions=0.05,0.2|0.5"]) == [("fractions", ["0.05,0.2", 0.5])]
+    for bad in (["a"], ["a="], ["g=log:0:1:3"]):
+        with pytest.raises(ValueError):
+            parse_grid(bad)
+
+
+def test_cli_sweep_of_an_experiment_then_report(tmp_path, capsys):
+    out = tmp_path / "sw"
+    code = main(["sweep", "lms", "--grid", "dim=3,4", "--replicates", "2", *LMS_SMALL,
+                 "--quick", "--executor", "serial", "--seed", "1", "--out", str(out),
+                 "--quiet"])
+    assert code == 0, capsys.readouterr()
+    assert "4 ok, 0 errors, 0 missing of 4 points" in capsys.readouterr().out
+    with open(out / "table.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["dim"], r["replicate"]) for r in rows] == [("3", "0"), ("3", "1"), ("4", "0"),
+                                                          ("4", "1")]
+    assert {"passed", "cmp0.max_abs_z", "cmp1.rel_err", "extra.stability_bound"} <= set(rows[0])
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["target"] == "experiment:lms" and man["quick"] is True
+    assert man["fixed_params"]["replicas"] == 40 and man["seed"] == 1
+    # the same command again recomputes nothing
+    assert main(["sweep", "lms", "--grid", "dim=3,4", "--replicates", "2", *LMS_SMALL,
+                 "--quick", "--executor", "serial", "--seed", "1", "--out", str(out),
+                 "--quiet"]) == 0
+    assert "(0 computed, 4 reused)" in capsys.readouterr().out
+    assert main(["report", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    assert "# sweep of experiment:lms" in md and "| dim | ok |" in md and "2/2" in md
+    assert "![sweep_passed.png](sweep_passed.png)" in md
+    assert (out / "sweep_passed.png").stat().st_size > 5_000
+
+
+def test_cli_sweep_usage_errors(tmp_path, capsys):
+    out = str(tmp_path / "x")
+    assert main(["sweep", "nope", "--grid", "a=1", "--out", out]) == 2
+    assert main(["sweep", "lms", "--grid", "nope=1", "--out", out]) == 2
+    assert main(["sweep", "lms", "--out", out]) == 2
+    assert main(["sweep", "lms", "--grid", "dim", "--out", out]) == 2
+    assert main(["sweep", "lms", "--grid", "dim=3", "--executor", "serial", "--address",
+                 "tcp://127.0.0.1:1", "--out", out]) == 2
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown experiment" in err and "no parameter" in err and "NAME=V1" in err
+
+
+def test_validate_run_report(tmp_path, capsys):
+    assert main(["validate", "lms", "--quick", *LMS_SMALL, "--out", str(tmp_path),
+                 "--quiet"]) == 0
+    assert main(["report", str(tmp_path), "--output", str(tmp_path / "summary.md")]) == 0
+    md = (tmp_path / "summary.md").read_text()
+    assert md.startswith("# lms: PASSED")
+    assert "| comparison | points | max abs z | bound |" in md and "agree" in md
+    assert "![lms](lms.png)" in md and "learndyn validate lms --seed 0" in md
+
+
+def test_figures_gallery_png_and_pdf(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "figures"
+    code = main(["figures", "--out", str(out), "--quick", "--only", "lms", "--formats",
+                 "png,pdf", "--quiet"])
+    assert code == 0, capsys.readouterr()
+    assert (out / "lms.png").stat().st_size > 10_000
+    assert (out / "lms.pdf").read_bytes()[:5] == b"%PDF-"
+    readme = (out / "README.md").read_text()
+    assert "![lms: lms](lms.png)" in readme and "[lms.pdf](lms.pdf)" in readme
+    assert "quick mode" in readme and "**passed**" in readme
+    gallery = json.loads((out / "gallery.json").read_text())
+    assert gallery["entries"][0]["figures"] == ["lms.png", "lms.pdf"]
+    assert json.loads((out / "reports" / "lms.json").read_text())["passed"] is True
+    assert not [p for p in out.iterdir() if p.name.startswith(".run-")]
+    assert main(["report", str(out)]) == 0  # a gallery folder renders its index
+
+    # a broken experiment is reported and does not stop the others
+    def broken(config):
+        raise RuntimeError("deliberately broken")
+
+    monkeypatch.setitem(registry._EXPERIMENTS, "zz-broken",
+                        registry.Experiment("zz-broken", "raises", broken, {}))
+    assert main(["figures", "--out", str(tmp_path / "g2"), "--only", "zz-broken",
+                 "--quiet"]) == 1
+    readme = (tmp_path / "g2" / "README.md").read_text()
+    assert "**error**" in readme and "deliberately broken" in readme
+    assert main(["figures", "--out", str(tmp_path / "g3"), "--only", "nope"]) == 2
+
+
+def test_save_figure_formats(tmp_path, monkeypatch):
+    fig, axes = new_figure()
+    axes[0, 0].plot([0, 1], [0, 1])
+    assert default_formats() == ("png",)
+    with figure_formats("png,pdf"):
+        paths = save_figure(fig, tmp_path, "a")
+    assert [p.rsplit(".", 1)[1] for p in paths] == ["png", "pdf"]
+    monkeypatch.setenv("LEARNDYN_FIGURE_FORMATS", "svg")
+    assert default_formats() == ("svg",)
+    fig, _ = new_figure()
+    assert save_figure(fig, tmp_path, "b", formats=("pdf",))[0].endswith("b.pdf")
+    with pytest.raises(ValueError, match="figure formats"):
+        save_figure(fig, tmp_path, "c", formats=("gif",))

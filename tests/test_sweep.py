@@ -1,0 +1,240 @@
+"""Sweeps: seeding, executor independence, resumability after errors, corruption and Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sweep_targets
+
+from validate import store
+from validate.cli import main
+from validate.sweep import (
+    SweepMismatchError,
+    collect,
+    grid_points,
+    load_points,
+    plan,
+    point_seeds,
+    run_sweep,
+)
+
+TESTS = Path(__file__).parent
+GRID = {"gamma": [0.05, 0.2, 0.4], "dim": [2, 3]}
+
+
+def _table(out: Path) -> list[dict]:
+    import csv
+
+    with open(out / "table.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _arrays(out: Path) -> dict:
+    return {r["id"]: store.load_arrays(out / "points", r["id"]) for r in load_points(out)}
+
+
+def _log(path: Path) -> Counter:
+    return Counter(path.read_text().splitlines()) if path.exists() else Counter()
+
+
+def test_grid_order_and_spawned_seeds():
+    pts = grid_points({"a": [1, 2], "b": ["x", "y", "z"]})
+    assert pts[:3] == [{"a": 1, "b": "x"}, {"a": 1, "b": "y"}, {"a": 1, "b": "z"}]
+    tasks = plan(sweep_targets.counted, {"a": [1, 2], "b": ["x", "y", "z"]}, replicates=4,
+                 seed=7, params={"log": "unused"})
+    assert len(tasks) == 24 and len({t.id for t in tasks}) == 24
+    root = np.random.SeedSequence(7)
+    for t in tasks:
+        expect = root.spawn(6)[t.index].spawn(4)[t.replicate]  # fresh root each time: same kids
+        root = np.random.SeedSequence(7)
+        got = t.seed_sequence()
+        assert np.array_equal(got.generate_state(4), expect.generate_state(4))
+    nested = point_seeds(7, 6, 4)
+    assert nested[5][3].spawn_key == (5, 3)
+    # a replicate's stream does not depend on how many replicates the sweep asks for
+    more = plan(sweep_targets.counted, {"a": [1, 2], "b": ["x", "y", "z"]}, replicates=6,
+                seed=7, params={"log": "unused"})
+    assert {t.id for t in tasks} <= {t.id for t in more}
+
+
+def test_bad_grids_raise():
+    with pytest.raises(ValueError, match="repeated"):
+        grid_points({"a": [1, 1]})
+    with pytest.raises(ValueError, match="reserved"):
+        grid_points({"status": [1]})
+    with pytest.raises(TypeError, match="list of values"):
+        grid_points({"a": "1,2"})
+    with pytest.raises(ValueError, match="no parameter"):
+        plan("lms", {"nope": [1]})
+    with pytest.raises(KeyError, match="unknown experiment"):
+        plan("no-such-experiment", {"a": [1]})
+    with pytest.raises(ValueError, match="both fixed"):
+        plan(sweep_targets.counted, {"x": [1]}, params={"x": 2})
+
+
+def test_serial_and_process_executors_are_bit_identical(tmp_path):
+    kw = {"replicates": 2, "seed": 11, "params": {"replicas": 12, "steps": 40}}
+    a = run_sweep(sweep_targets.lms_ensemble, GRID, out_dir=tmp_path / "serial",
+                  executor="serial", **kw)
+    b = run_sweep("sweep_targets:lms_ensemble", GRID, out_dir=tmp_path / "process",
+                  executor="process", workers=2, **kw)
+    assert a.state == b.state == "complete" and a.computed == b.computed == 12
+    ta = (tmp_path / "serial" / "table.csv").read_text()
+    assert ta == (tmp_path / "process" / "table.csv").read_text()
+    arr_a, arr_b = _arrays(tmp_path / "serial"), _arrays(tmp_path / "process")
+    assert arr_a.keys() == arr_b.keys() and len(arr_a) == 12
+    for pid in arr_a:
+        for name in ("curve", "curve_sem", "steps"):
+            assert arr_a[pid][name].tobytes() == arr_b[pid][name].tobytes()
+    man = json.loads((tmp_path / "process" / "manifest.json").read_text())
+    assert man["counts"] == {"ok": 12, "error": 0, "missing": 0}
+    assert {"numpy", "learndyn"} <= set(man["versions"]) and man["entropy"] == 11
+    assert all(p["elapsed_s"] > 0 for p in man["points"])
+    # a different seed gives different numbers (the seed reaches the simulation)
+    c = run_sweep(sweep_targets.lms_ensemble, {"gamma": [0.05], "dim": [2]}, replicates=1,
+                  seed=12, params=kw["params"], out_dir=tmp_path / "other", executor="serial")
+    assert c.ok == 1
+    assert _table(tmp_path / "other")[0]["final_mean"] != _table(tmp_path / "serial")[0][
+        "final_mean"]
+
+
+def test_worker_exceptions_are_recorded_and_rerun_recomputes_only_failed(tmp_path):
+    log, flag, out = tmp_path / "log.txt", tmp_path / "FAIL", tmp_path / "sweep"
+    flag.touch()
+    params = {"log": str(log), "fail_flag": str(flag), "fail_x": "1|4"}
+    grid = {"x": list(range(6))}
+    first = run_sweep(sweep_targets.counted, grid, replicates=2, params=params, out_dir=out,
+                      executor="process", workers=2)
+    assert (first.ok, first.errors, first.missing, first.state) == (8, 4, 0, "incomplete")
+    rows = _table(out)
+    assert len(rows) == 12
+    failed = {r["point"] for r in rows if r["status"] == "error"}
+    assert {int(r["x"]) for r in rows if r["status"] == "error"} == {1, 4}
+    assert all("injected failure" in r["error"] for r in rows if r["status"] == "error")
+    rec = store.read_point(out / "points", sorted(failed)[0])
+    assert "Traceback" in rec["error"]["traceback"] and "sweep_targets.py" in rec["error"][
+        "traceback"]
+    ok_files = {p: (out / "points" / f"{p}.json").stat().st_mtime_ns
+                for p in (r["point"] for r in rows if r["status"] == "ok")}
+    starts_before = _log(log)
+    assert sum(starts_before.values()) == 12 and max(starts_before.values()) == 1
+
+    flag.unlink()  # the failure goes away: the re-run must compute exactly the 4 failed points
+    second = run_sweep(sweep_targets.counted, grid, replicates=2, params=params, out_dir=out,
+                       executor="process", workers=2)
+    assert (second.computed, second.reused, second.ok, second.errors) == (4, 8, 12, 0)
+    assert second.state == "complete"
+    starts = _log(log)
+    assert sum(starts.values()) == 16
+    assert {k for k, v in starts.items() if v == 2} == {f"{x},{i}-{r}" for x in (1, 4)
+                                                         for i in (x,) for r in (0, 1)}
+    for pid, mtime in ok_files.items():
+        assert (out / "points" / f"{pid}.json").stat().st_mtime_ns == mtime
+    rows = _table(out)
+    assert len(rows) == 12 and len({r["point"] for r in rows}) == 12
+    assert all(r["status"] == "ok" for r in rows)
+    # a third run computes nothing
+    third = run_sweep(sweep_targets.counted, grid, replicates=2, params=params, out_dir=out,
+                      executor="serial")
+    assert (third.computed, third.reused) == (0, 12) and sum(_log(log).values()) == 16
+
+
+def test_corrupted_points_are_detected_and_recomputed_identically(tmp_path):
+    out, log = tmp_path / "sweep", tmp_path / "log.txt"
+    kw = {"replicates": 2, "params": {"log": str(log)}, "out_dir": out, "executor": "serial"}
+    run_sweep(sweep_targets.counted, {"x": [0, 1, 2, 3]}, **kw)
+    before = {r["id"]: (r["scalars"], _arrays(out)[r["id"]]["draws"]) for r in load_points(out)}
+    ids = sorted(before)
+    npz = out / "points" / f"{ids[0]}.npz"
+    npz.write_bytes(npz.read_bytes()[:100])  # cut short
+    (out / "points" / f"{ids[1]}.json").write_text('{"id": "trunc')  # half a record
+    rec = json.loads((out / "points" / f"{ids[2]}.json").read_text())
+    rec["scalars"]["value"] = 123.0  # edited without its checksum
+    (out / "points" / f"{ids[2]}.json").write_text(json.dumps(rec))
+    (out / "points" / f".{ids[3]}.json.999.tmp").write_text("{")  # stray temporary
+    for pid in ids[:3]:
+        assert store.read_point(out / "points", pid) is None
+    again = run_sweep(sweep_targets.counted, {"x": [0, 1, 2, 3]}, **kw)
+    assert (again.computed, again.reused, again.ok) == (3, 5, 8)
+    assert not list((out / "points").glob(".*.tmp"))
+    after = {r["id"]: (r["scalars"], _arrays(out)[r["id"]]["draws"]) for r in load_points(out)}
+    for pid in ids:  # recomputed points reproduce the original numbers exactly
+        assert after[pid][0] == before[pid][0]
+        assert after[pid][1].tobytes() == before[pid][1].tobytes()
+
+
+def test_manifest_mismatch_and_grid_extension(tmp_path):
+    out, log = tmp_path / "sweep", tmp_path / "log.txt"
+    params = {"log": str(log)}
+    run_sweep(sweep_targets.counted, {"x": [0, 1]}, replicates=2, params=params, out_dir=out,
+              executor="serial", seed=3)
+    with pytest.raises(SweepMismatchError, match="seed"):
+        run_sweep(sweep_targets.counted, {"x": [0, 1]}, replicates=2, params=params,
+                  out_dir=out, executor="serial", seed=4)
+    with pytest.raises(SweepMismatchError, match="fixed_params"):
+        run_sweep(sweep_targets.counted, {"x": [0, 1]}, replicates=2,
+                  params={**params, "delay": 0.0}, out_dir=out, executor="serial", seed=3)
+    # appending grid values and replicates keeps every stored point
+    more = run_sweep(sweep_targets.counted, {"x": [0, 1, 2]}, replicates=3, params=params,
+                     out_dir=out, executor="serial", seed=3)
+    assert (more.computed, more.reused, more.n_points) == (5, 4, 9)
+    assert max(_log(log).values()) == 1
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["grid"] == {"x": [0, 1, 2]} and man["replicates"] == 3 and len(man["runs"]) == 2
+    # rebuilding table and manifest from the point files alone
+    (out / "table.csv").unlink()
+    assert collect(out).ok == 9 and len(_table(out)) == 9
+
+
+@pytest.mark.parametrize("executor", ["serial", "process"])
+def test_sigint_midway_then_resume_recomputes_only_missing(tmp_path, executor):
+    out, log = tmp_path / "sweep", tmp_path / "log.txt"
+    argv = ["sweep", "sweep_targets:counted", "--grid", "x=" + ",".join(map(str, range(10))),
+            "--replicates", "2", "--param", "delay=0.15", "--param", f"log={log}",
+            "--executor", executor, "--workers", "2", "--out", str(out), "--quiet"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get(
+        "PYTHONPATH", "")]), "LEARNDYN_QUIET": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "validate.cli", *argv], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if len(list((out / "points").glob("*.json"))) >= 4:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Re-run the same command" in err
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["state"] == "interrupted"
+    done = {p["id"] for p in man["points"] if p["status"] == "ok"}
+    assert 4 <= len(done) < 20
+    assert len(_table(out)) == len(done)
+    mtimes = {p: (out / "points" / f"{p}.json").stat().st_mtime_ns for p in done}
+    key_of = {p["id"]: f"{p['params']['x']},{p['spawn_key'][0]}-{p['spawn_key'][1]}"
+              for p in man["points"]}
+
+    if str(TESTS) not in sys.path:
+        sys.path.insert(0, str(TESTS))
+    assert main(argv) == 0  # the same command again, in-process
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["state"] == "complete" and man["counts"]["ok"] == 20
+    assert man["runs"][-1]["computed"] == 20 - len(done)
+    assert man["runs"][-1]["reused"] == len(done)
+    starts = _log(log)
+    assert set(starts) == set(key_of.values())  # every point ran
+    for pid in done:  # finished before the interrupt: never recomputed
+        assert starts[key_of[pid]] == 1
+        assert (out / "points" / f"{pid}.json").stat().st_mtime_ns == mtimes[pid]
+    assert max(starts.values()) <= 2  # at most the points in flight at SIGINT ran twice
+    rows = _table(out)
+    assert len(rows) == 20 and len({r["point"] for r in rows}) == 20
