@@ -138,7 +138,6 @@ def test_reduced_matches_full(name, sigma_par):
 
 
 def test_reduced_state_conversions_and_invariants():
-    n = 6
     mu = np.array([1.0, 0, 0, 0, 0, 0])
     w0 = np.array([0.2, -0.5, 0.1, 0.0, 0.3, 0.0])
     red = ReducedPerceptronRule.isotropic("sl", mu, 1.0, lr=0.05)
