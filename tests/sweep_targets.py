@@ -35,7 +35,9 @@ def counted(params: dict, seed) -> dict:
 
     Raises ``RuntimeError`` when the file ``params['fail_flag']`` exists and ``x`` is in
     ``params['fail_x']`` (a '|' separated list), so a test can make points fail once and
-    succeed on the re-run.  The log line is ``x,replicate-seed-key`` written with O_APPEND.
+    succeed on the re-run; likewise the worker process exits hard (``os._exit``) when
+    ``params['die_flag']`` exists and ``x`` is in ``params['die_x']``.  The log line is
+    ``x,index-replicate`` (the seed's spawn key), written with O_APPEND.
     """
     ss = seed
     key = "-".join(map(str, ss.spawn_key))
@@ -49,6 +51,9 @@ def counted(params: dict, seed) -> dict:
     fail_x = {int(v) for v in str(params.get("fail_x", "")).split("|") if v}
     if flag and Path(flag).exists() and int(params["x"]) in fail_x:
         raise RuntimeError(f"injected failure at x={params['x']}")
+    die = {int(v) for v in str(params.get("die_x", "")).split("|") if v}
+    if params.get("die_flag") and Path(params["die_flag"]).exists() and int(params["x"]) in die:
+        os._exit(3)  # a worker killed hard (no exception, no result)
     rng = np.random.default_rng(ss)
     draws = rng.standard_normal(4)
     return {"value": float(draws.mean()), "draws": draws, "x_squared": int(params["x"]) ** 2}

@@ -17,6 +17,7 @@ import sweep_targets
 
 from validate import store
 from validate.cli import main
+from validate.executors import WorkerLost
 from validate.sweep import (
     SweepMismatchError,
     collect,
@@ -217,6 +218,7 @@ def test_sigint_midway_then_resume_recomputes_only_missing(tmp_path, executor):
     man = json.loads((out / "manifest.json").read_text())
     assert man["state"] == "interrupted"
     done = {p["id"] for p in man["points"] if p["status"] == "ok"}
+    assert done == {p["id"] for p in man["points"] if store.read_point(out / "points", p["id"])}
     assert 4 <= len(done) < 20
     assert len(_table(out)) == len(done)
     mtimes = {p: (out / "points" / f"{p}.json").stat().st_mtime_ns for p in done}
@@ -238,3 +240,26 @@ def test_sigint_midway_then_resume_recomputes_only_missing(tmp_path, executor):
     assert max(starts.values()) <= 2  # at most the points in flight at SIGINT ran twice
     rows = _table(out)
     assert len(rows) == 20 and len({r["point"] for r in rows}) == 20
+
+
+def test_killed_worker_process_then_resume(tmp_path):
+    log, flag, out = tmp_path / "log.txt", tmp_path / "DIE", tmp_path / "sweep"
+    flag.touch()
+    params = {"log": str(log), "die_flag": str(flag), "die_x": "7", "delay": 0.05}
+    grid = {"x": list(range(8))}
+    with pytest.raises(WorkerLost, match="worker process died"):
+        run_sweep(sweep_targets.counted, grid, params=params, out_dir=out, executor="process",
+                  workers=2)
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["state"] == "interrupted"
+    done = {p["id"] for p in man["points"] if p["status"] == "ok"}
+    assert 1 <= len(done) < 8 and len(_table(out)) == len(done)
+    flag.unlink()
+    again = run_sweep(sweep_targets.counted, grid, params=params, out_dir=out,
+                      executor="process", workers=2)
+    assert (again.computed, again.reused, again.ok) == (8 - len(done), len(done), 8)
+    key = {p["id"]: f"{p['params']['x']},{p['spawn_key'][0]}-{p['spawn_key'][1]}"
+           for p in man["points"]}
+    starts = _log(log)
+    assert all(starts[key[p]] == 1 for p in done)
+    assert len(_table(out)) == 8

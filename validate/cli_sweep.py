@@ -79,6 +79,7 @@ def _err(msg: str) -> int:
 
 def _cmd_sweep(args) -> int:
     from numerics.progress import set_quiet
+    from validate.executors import WorkerLost
     from validate.sweep import SweepMismatchError, run_sweep
 
     if args.quiet:
@@ -102,6 +103,10 @@ def _cmd_sweep(args) -> int:
         print(f"\ninterrupted; finished points are saved in {out}. Re-run the same command to "
               "compute only the missing ones.", file=sys.stderr)
         return 130
+    except WorkerLost as err:
+        print(f"learndyn: {err}; finished points are saved in {out}. Re-run the same command "
+              "to compute only the missing ones.", file=sys.stderr)
+        return 1
     except (KeyError, ValueError, TypeError, ImportError, SweepMismatchError) as err:
         return _err(str(err.args[0]) if err.args else str(err))
     print(f"sweep {args.target}: {result.ok} ok, {result.errors} errors, {result.missing} "

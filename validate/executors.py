@@ -23,9 +23,13 @@ import signal
 from collections.abc import Callable, Iterable, Iterator
 
 __all__ = ["Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor", "make_executor",
-           "EXECUTORS"]
+           "EXECUTORS", "WorkerLost"]
 
 EXECUTORS = ("serial", "process", "dask")
+
+
+class WorkerLost(RuntimeError):
+    """A worker process died (killed, out of memory, crashed) while tasks were running."""
 
 
 class Executor:
@@ -95,6 +99,7 @@ class ProcessExecutor(Executor):
 
     def imap_unordered(self, fn, tasks):
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
 
         tasks = list(tasks)
         if not tasks:
@@ -107,7 +112,13 @@ class ProcessExecutor(Executor):
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    yield fut.result()
+                    try:
+                        result = fut.result()
+                    except BrokenProcessPool as err:
+                        raise WorkerLost("a worker process died (killed or crashed) while "
+                                         "computing; the tasks it and its pool were running "
+                                         "are lost, finished ones are kept") from err
+                    yield result
         except BaseException:
             self._terminate()
             raise

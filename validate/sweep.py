@@ -485,6 +485,12 @@ def run_sweep(target, grid, *, replicates: int = 1, seed: int = 0, params=None,
         state = "complete"
     finally:
         bar.close()
+        for t in todo:  # a point stored just before an interrupt, not yet counted above
+            if t.id not in records:
+                rec = store.read_point(points_dir, t.id)
+                if rec is not None:
+                    records[t.id] = rec
+                    computed += 1
         n_err = sum(r["status"] == "error" for r in records.values())
         missing = len(tasks) - len(records)
         if state == "complete" and (n_err or missing):
