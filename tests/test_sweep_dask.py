@@ -59,3 +59,20 @@ def test_dask_local_cluster_runs_a_registered_experiment_identically(tmp_path):
     man = json.loads((tmp_path / "dask" / "manifest.json").read_text())
     assert man["executor"] == {"name": "dask", "address": None, "workers": 2,
                                "processes": False, "cluster": "LocalCluster"}
+
+
+@pytest.mark.slow
+def test_dask_worker_processes_and_local_processes_match_serial(tmp_path):
+    """Real worker processes (Dask LocalCluster and ProcessPoolExecutor) on the lms experiment."""
+    grid = {"dim": [3, 5], "fractions": [0.2, 0.5]}
+    kw = {"replicates": 2, "seed": 9, "quick": True,
+          "params": {"replicas": 100, "window_factor": 2.0, "points": 8}}
+    run_sweep("lms", grid, out_dir=tmp_path / "serial", executor="serial", **kw)
+    run_sweep("lms", grid, out_dir=tmp_path / "process", executor="process", workers=2, **kw)
+    res = run_sweep("lms", grid, out_dir=tmp_path / "dask", executor="dask", workers=2,
+                    executor_kwargs={"processes": True}, **kw)
+    assert res.ok == 8
+    _same(tmp_path / "serial", tmp_path / "process", 8)
+    _same(tmp_path / "serial", tmp_path / "dask", 8)
+    man = json.loads((tmp_path / "dask" / "manifest.json").read_text())
+    assert len({p["worker"] for p in man["points"]}) == 2  # two worker processes took part

@@ -133,21 +133,25 @@ def _read_table(path: Path) -> tuple[list[str], list[dict]]:
 def sweep_summary(folder: str | Path) -> dict:
     """Per grid point: parameters, replicates done, and mean/sem/n of every scalar output.
 
-    Returns ``{"grid": [names], "outputs": [names], "points": [{"params", "n_ok", "n_error",
-    "stats": {output: (mean, sem, n)}}]}``; booleans are averaged as fractions.
+    Returns ``{"grid": [names], "outputs": [names], "booleans": [names], "points": [{"params",
+    "n_ok", "n_error", "stats": {output: (mean, sem, n)}}]}``; booleans are averaged as
+    fractions (and shown as ``k/n``).
     """
     folder = Path(folder)
     man = json.loads((folder / "manifest.json").read_text())
     cols, rows = _read_table(folder / "table.csv")
     grid = list(man["grid_order"])
     fixed = {"point", "index", "replicate", "status", "error", *grid}
-    outputs = []
+    outputs: list[str] = []
+    booleans: list[str] = []
     for c in cols:
         if c in fixed:
             continue
         vals = [r[c] for r in rows if r["status"] == "ok" and r[c] is not None]
         if vals and all(isinstance(v, (int, float, bool)) for v in vals):
             outputs.append(c)
+            if all(isinstance(v, bool) for v in vals):
+                booleans.append(c)
     by_index: dict[int, list[dict]] = {}
     for r in rows:
         by_index.setdefault(int(r["index"]), []).append(r)
@@ -166,14 +170,16 @@ def sweep_summary(folder: str | Path) -> dict:
             stats[c] = (mean, sem, n)
         points.append({"index": i, "params": params_of.get(i, {}), "n_ok": len(ok),
                        "n_error": sum(r["status"] == "error" for r in rs), "stats": stats})
-    return {"grid": grid, "outputs": outputs, "points": points,
+    return {"grid": grid, "outputs": outputs, "booleans": booleans, "points": points,
             "replicates": int(man["replicates"])}
 
 
-def _mean_sem(stat) -> str:
+def _mean_sem(stat, boolean: bool = False) -> str:
     mean, sem, n = stat
     if n == 0:
         return "-"
+    if boolean:
+        return f"{round(mean * n)}/{n}"
     if math.isnan(sem):
         return _fmt(mean)
     return f"{_fmt(mean)} ± {_fmt(sem, 2)}"
@@ -205,10 +211,10 @@ def _sweep_figures(folder: Path, summary: dict, outputs: list[str], formats=("pn
             s = np.array([p["stats"][out][1] for p in group])
             s = np.where(np.isfinite(s), s, 0.0)
             label = ", ".join(f"{g}={v}" for g, v in zip(others, key)) or None
-            simulation_points(ax, x, m, s, label=label, color=f"C{k % 8}", ls="-", lw=0.8)
-        ax.set(xlabel=f"{xaxis} (parameter units)",
-               ylabel=f"{out} (units as returned; mean ± s.e.)",
-               title=f"{out} over {summary['replicates']} replicate(s)")
+            simulation_points(ax, x, m, s, label=label, color=f"C{k % 8}")
+        ax.set(xlabel=f"{xaxis} (units of the parameter)",
+               ylabel=f"{out}\n(target's units; mean ± s.e.)",
+               title=f"sweep: {out}, {summary['replicates']} replicate(s) per point")
         if others:
             ax.legend()
         stem = "sweep_" + "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in out)
@@ -256,7 +262,8 @@ def render_sweep_report(folder: str | Path, *, outputs: Sequence[str] | None = N
         header = [*summary["grid"], "ok", *chosen]
         rows = [[*(p["params"].get(g) for g in summary["grid"]),
                  f"{p['n_ok']}/{summary['replicates']}",
-                 *(_mean_sem(p["stats"][o]) for o in chosen)] for p in summary["points"]]
+                 *(_mean_sem(p["stats"][o], o in summary["booleans"]) for o in chosen)]
+                for p in summary["points"]]
         lines += _table(header, rows)
         rest = [o for o in summary["outputs"] if o not in chosen]
         if rest:
