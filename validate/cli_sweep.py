@@ -131,7 +131,7 @@ def _cmd_figures(args) -> int:
     except (KeyError, ValueError) as err:
         return _err(str(err.args[0]) if err.args else str(err))
     n_fig = sum(len(e.figures) for e in gallery.entries)
-    print(f"gallery: {n_fig} figure files from {len(gallery.entries)} experiments in "
+    print(f"gallery: {n_fig} figure file(s) from {len(gallery.entries)} experiment(s) in "
           f"{gallery.out_dir}; index {gallery.out_dir / 'README.md'}")
     return 0 if gallery.ok else 1
 
