@@ -196,8 +196,10 @@ def test_manifest_mismatch_and_grid_extension(tmp_path):
     assert collect(out).ok == 9 and len(_table(out)) == 9
 
 
-@pytest.mark.parametrize("executor", ["serial", "process"])
-def test_sigint_midway_then_resume_recomputes_only_missing(tmp_path, executor):
+@pytest.mark.parametrize("executor, signum", [("serial", signal.SIGINT),
+                                               ("process", signal.SIGINT),
+                                               ("serial", signal.SIGTERM)])
+def test_sigint_midway_then_resume_recomputes_only_missing(tmp_path, executor, signum):
     out, log = tmp_path / "sweep", tmp_path / "log.txt"
     argv = ["sweep", "sweep_targets:counted", "--grid", "x=" + ",".join(map(str, range(10))),
             "--replicates", "2", "--param", "delay=0.15", "--param", f"log={log}",
@@ -211,7 +213,7 @@ def test_sigint_midway_then_resume_recomputes_only_missing(tmp_path, executor):
         if len(list((out / "points").glob("*.json"))) >= 4:
             break
         time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Re-run the same command" in err

@@ -13,6 +13,7 @@ Grid syntax (``--grid``, repeatable; values typed as int, float, true/false or t
 from __future__ import annotations
 
 import re
+import signal
 import sys
 from pathlib import Path
 
@@ -77,6 +78,18 @@ def _err(msg: str) -> int:
     return 2
 
 
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _sigterm_as_interrupt():
+    """Treat SIGTERM (``kill PID``, a batch system's time limit) like Ctrl-C: save and stop."""
+    try:
+        return signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        return None
+
+
 def _cmd_sweep(args) -> int:
     from numerics.progress import set_quiet
     from validate.executors import WorkerLost
@@ -93,6 +106,7 @@ def _cmd_sweep(args) -> int:
         return _err(str(err))
     out = Path(args.out) if args.out else Path("sweeps") / re.sub(r"[^\w.-]+", "_",
                                                                    args.target)
+    previous = _sigterm_as_interrupt()
     try:
         result = run_sweep(args.target, grid, replicates=args.replicates, seed=args.seed,
                            params=params, out_dir=out, executor=args.executor,
@@ -109,6 +123,9 @@ def _cmd_sweep(args) -> int:
         return 1
     except (KeyError, ValueError, TypeError, ImportError, SweepMismatchError) as err:
         return _err(str(err.args[0]) if err.args else str(err))
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     print(f"sweep {args.target}: {result.ok} ok, {result.errors} errors, {result.missing} "
           f"missing of {result.n_points} points ({result.computed} computed, {result.reused} "
           f"reused) in {result.wall_s:.1f} s")
