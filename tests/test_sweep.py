@@ -198,7 +198,8 @@ def test_manifest_mismatch_and_grid_extension(tmp_path):
 
 @pytest.mark.parametrize("executor, signum", [("serial", signal.SIGINT),
                                                ("process", signal.SIGINT),
-                                               ("serial", signal.SIGTERM)])
+                                               ("serial", signal.SIGTERM)],
+                         ids=["sigint-serial", "sigint-process", "sigterm-serial"])
 def test_sigint_midway_then_resume_recomputes_only_missing(tmp_path, executor, signum):
     out, log = tmp_path / "sweep", tmp_path / "log.txt"
     argv = ["sweep", "sweep_targets:counted", "--grid", "x=" + ",".join(map(str, range(10))),

@@ -106,10 +106,11 @@ def _cmd_sweep(args) -> int:
         return _err(str(err))
     out = Path(args.out) if args.out else Path("sweeps") / re.sub(r"[^\w.-]+", "_",
                                                                    args.target)
+    executor = args.executor or ("dask" if args.address else "process")
     previous = _sigterm_as_interrupt()
     try:
         result = run_sweep(args.target, grid, replicates=args.replicates, seed=args.seed,
-                           params=params, out_dir=out, executor=args.executor,
+                           params=params, out_dir=out, executor=executor,
                            workers=args.workers, address=args.address, quick=args.quick,
                            progress=False if args.quiet else None,
                            retry_errors=not args.keep_errors)
@@ -173,8 +174,8 @@ def add_commands(subparsers) -> None:
 
     p = subparsers.add_parser(
         "sweep", help="run an experiment or simulation function over a parameter grid",
-        description="Run TARGET (an experiment name, or package.module:function taking "
-                    "(params, seed)) over the grid x replicates; resumable: re-running the "
+        description="Run EXPERIMENT (a registered experiment, or package.module:function "
+                    "taking (params, seed)) over the grid x replicates; resumable: re-running the "
                     "same command computes only the missing or failed points.")
     p.add_argument("target", metavar="EXPERIMENT", help="experiment name or module:function")
     p.add_argument("--grid", action="append", metavar="NAME=V1,V2,...",
@@ -183,8 +184,9 @@ def add_commands(subparsers) -> None:
     p.add_argument("--param", action="append", metavar="NAME=VALUE",
                    help="a fixed parameter for every point (repeatable)")
     p.add_argument("--replicates", type=int, default=1, help="independent seeds per grid point")
-    p.add_argument("--executor", choices=EXECUTORS, default="process",
-                   help="serial, process (default: local processes, all cores) or dask")
+    p.add_argument("--executor", choices=EXECUTORS, default=None,
+                   help="serial, process (default: local processes, all cores) or dask "
+                        "(implied by --address)")
     p.add_argument("--address", default=None, metavar="tcp://HOST:PORT",
                    help="Dask scheduler address (default: start a LocalCluster)")
     p.add_argument("--workers", type=int, default=None,
