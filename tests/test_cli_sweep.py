@@ -83,7 +83,7 @@ def test_validate_run_report(tmp_path, capsys):
 def test_figures_gallery_png_and_pdf(tmp_path, capsys, monkeypatch):
     out = tmp_path / "figures"
     code = main(["figures", "--out", str(out), "--quick", "--only", "lms", "--formats",
-                 "png,pdf", "--quiet"])
+                 "png,pdf", "--workers", "2", "--quiet"])
     assert code == 0, capsys.readouterr()
     assert (out / "lms.png").stat().st_size > 10_000
     assert (out / "lms.pdf").read_bytes()[:5] == b"%PDF-"

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sweep_targets
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from validate import store
 from validate.cli import main
@@ -266,3 +268,43 @@ def test_killed_worker_process_then_resume(tmp_path):
     starts = _log(log)
     assert all(starts[key[p]] == 1 for p in done)
     assert len(_table(out)) == 8
+
+
+_finite = st.floats(allow_nan=False, allow_infinity=True, width=64)
+_scalar = st.one_of(st.integers(-2**62, 2**62), _finite, st.booleans(),
+                    st.text(max_size=8))
+_name = st.text("abcdefgh_", min_size=1, max_size=6)
+
+
+@settings(max_examples=25)
+@given(scalars=st.dictionaries(_name, _scalar, max_size=5),
+       arrays=st.dictionaries(_name.map(lambda s: "arr_" + s),
+                              st.lists(_finite, min_size=1, max_size=6), max_size=3))
+def test_point_store_round_trip_is_exact(tmp_path_factory, scalars, arrays):
+    folder = tmp_path_factory.mktemp("pts")
+    s, a = store.split_outputs({**scalars, **arrays})
+    assert s == scalars and set(a) == set(arrays)
+    store.write_point(folder, {"id": "p", "status": "ok", "scalars": s}, a)
+    rec = store.read_point(folder, "p")
+    assert rec is not None and rec["scalars"] == scalars
+    back = store.load_arrays(folder, "p")
+    for k, v in arrays.items():
+        assert back[k].tobytes() == np.asarray(v).tobytes()
+    for v in scalars.values():  # the CSV text of a float reads back to the same float
+        if isinstance(v, float):
+            assert float(store.format_cell(v)) == v
+
+
+@settings(max_examples=30)
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=3), st.integers(1, 3),
+       st.integers(0, 2**32))
+def test_plan_covers_grid_times_replicates_once(sizes, replicates, seed):
+    grid = {f"p{i}": list(range(n)) for i, n in enumerate(sizes)}
+    tasks = plan(sweep_targets.counted, grid, replicates=replicates, seed=seed,
+                 params={"log": "-"})
+    assert len(tasks) == int(np.prod(sizes)) * replicates
+    assert len({t.id for t in tasks}) == len(tasks)
+    assert [(t.index, t.replicate) for t in tasks] == sorted((t.index, t.replicate)
+                                                             for t in tasks)
+    assert {t.spawn_key for t in tasks} == {(i, r) for i in range(int(np.prod(sizes)))
+                                            for r in range(replicates)}

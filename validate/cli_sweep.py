@@ -145,10 +145,13 @@ def _cmd_figures(args) -> int:
         set_quiet(True)
     try:
         gallery = build_gallery(args.out, quick=args.quick, seed=args.seed, only=args.only,
-                                formats=args.formats, log=print)
+                                formats=args.formats, workers=args.workers, log=print)
     except (KeyError, ValueError) as err:
         return _err(str(err.args[0]) if err.args else str(err))
     n_fig = sum(len(e.figures) for e in gallery.entries)
+    for e in gallery.entries:
+        if e.figures:
+            print(f"{e.experiment}: {', '.join(e.figures)}")
     print(f"gallery: {n_fig} figure file(s) from {len(gallery.entries)} experiment(s) in "
           f"{gallery.out_dir}; index {gallery.out_dir / 'README.md'}")
     return 0 if gallery.ok else 1
@@ -210,6 +213,8 @@ def add_commands(subparsers) -> None:
                    help="only this experiment (repeatable)")
     p.add_argument("--formats", default="png", help="comma list of png, pdf, svg (default png)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1,
+                   help="run this many experiments at once in local processes (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_figures)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from validate.plotting import FIGURE_FORMATS, figure_formats
 
-__all__ = ["GalleryEntry", "Gallery", "build_gallery", "gallery_markdown"]
+__all__ = ["GalleryEntry", "Gallery", "build_gallery", "gallery_markdown", "run_gallery_job"]
 
 
 @dataclass(frozen=True)
@@ -78,60 +78,77 @@ def _unique_name(name: str, experiment: str, taken: set[str]) -> str:
     return f"{experiment}-{name}"
 
 
-def _run_one(name: str, description: str, out_dir: Path, quick: bool, seed: int,
-             formats: tuple[str, ...], progress: bool | None, taken: set[str]) -> GalleryEntry:
+def run_gallery_job(job: dict) -> dict:
+    """Run one experiment into ``job["tmp"]`` (module-level: runs in worker processes too).
+
+    Returns ``name, figures (paths), passed, comparisons, seconds, error``; the figures stay
+    in ``tmp`` for the parent to collect.
+    """
     from validate.registry import RunConfig, run_experiment
 
     t0 = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix=f".run-{name}-", dir=out_dir)).resolve()
     try:
-        with figure_formats(formats):
-            result = run_experiment(name, RunConfig(quick=quick, seed=seed, out_dir=tmp,
-                                                    progress=progress))
-        written = [Path(f) for f in result.figures]
-        # anything else the experiment saved next to them in a figure format
-        written += sorted(p for p in tmp.iterdir()
-                          if p.suffix.lstrip(".") in FIGURE_FORMATS and p not in written)
-        names = []
-        for src in written:
-            src = src if src.is_absolute() or src.exists() else tmp / src.name
-            if not src.exists():
-                continue
-            dest = _unique_name(src.name, name, taken)
-            taken.add(dest)
-            shutil.move(str(src), out_dir / dest)
-            names.append(dest)
-        reports = out_dir / "reports"
-        reports.mkdir(exist_ok=True)
-        if (tmp / "report.json").exists():
-            report = json.loads((tmp / "report.json").read_text())
-            report["figures"] = names
-            (reports / f"{name}.json").write_text(json.dumps(report, indent=1))
-        return GalleryEntry(name, description, tuple(names), result.passed,
-                            tuple(c.summary() for c in result.comparisons),
-                            time.perf_counter() - t0)
+        with figure_formats(job["formats"]):
+            result = run_experiment(job["name"], RunConfig(
+                quick=job["quick"], seed=job["seed"], out_dir=Path(job["tmp"]),
+                progress=job["progress"]))
+        return {"name": job["name"], "figures": [str(f) for f in result.figures],
+                "passed": bool(result.passed),
+                "comparisons": [c.summary() for c in result.comparisons],
+                "seconds": time.perf_counter() - t0, "error": None}
     except Exception as err:  # noqa: BLE001 - one broken experiment must not sink the gallery
-        tb = traceback.format_exc()
-        return GalleryEntry(name, description, (), None, (), time.perf_counter() - t0,
-                            f"{type(err).__name__}: {err}\n{tb}")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        return {"name": job["name"], "figures": [], "passed": None, "comparisons": [],
+                "seconds": time.perf_counter() - t0,
+                "error": f"{type(err).__name__}: {err}\n{traceback.format_exc()}"}
+
+
+def _collect(out: dict, description: str, tmp: Path, out_dir: Path,
+             taken: set[str]) -> GalleryEntry:
+    """Move an experiment's figures from ``tmp`` into ``out_dir``; keep its report."""
+    name = out["name"]
+    if out["error"] is not None:
+        return GalleryEntry(name, description, (), None, (), out["seconds"], out["error"])
+    written = [Path(f) for f in out["figures"]]
+    written = [f if f.is_absolute() else tmp / f.name for f in written]
+    # anything else the experiment saved next to them in a figure format
+    written += sorted(p for p in tmp.iterdir()
+                      if p.suffix.lstrip(".") in FIGURE_FORMATS and p not in written)
+    names = []
+    for src in written:
+        if not src.exists():
+            continue
+        dest = _unique_name(src.name, name, taken)
+        taken.add(dest)
+        shutil.move(str(src), out_dir / dest)
+        names.append(dest)
+    reports = out_dir / "reports"
+    reports.mkdir(exist_ok=True)
+    if (tmp / "report.json").exists():
+        report = json.loads((tmp / "report.json").read_text())
+        report["figures"] = names
+        (reports / f"{name}.json").write_text(json.dumps(report, indent=1))
+    return GalleryEntry(name, description, tuple(names), out["passed"],
+                        tuple(out["comparisons"]), out["seconds"])
 
 
 def build_gallery(out_dir: str | Path = "figures", *, quick: bool = False, seed: int = 0,
                   only: Iterable[str] | None = None, formats=("png",),
-                  progress: bool | None = None,
+                  progress: bool | None = None, workers: int = 1,
                   log: Callable[[str], None] | None = None) -> Gallery:
     """Run the experiments and write the gallery into ``out_dir``; see the module docstring.
 
     ``only`` restricts to some experiment names (unknown names raise ``KeyError``);
-    ``formats`` is any of ``png``, ``pdf``, ``svg``; ``log`` gets one line per experiment.
+    ``formats`` is any of ``png``, ``pdf``, ``svg``; ``workers > 1`` runs that many
+    experiments at once in local processes; ``log`` gets one line per finished experiment.
     """
+    from numerics.checks import as_int
+    from validate.executors import make_executor
     from validate.plotting import _check_formats
     from validate.registry import experiments
     from validate.report import versions
 
     formats = _check_formats(formats)
+    workers = as_int(workers, "workers", 1)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     exps = experiments()
@@ -142,17 +159,27 @@ def build_gallery(out_dir: str | Path = "figures", *, quick: bool = False, seed:
         if unknown:
             raise KeyError(f"unknown experiment(s) {unknown}; known experiments: "
                            f"{', '.join(exps)}")
-    entries = []
-    taken: set[str] = set()
-    for name in names:
-        entry = _run_one(name, exps[name].description, out_dir, quick, seed, formats, progress,
-                         taken)
-        entries.append(entry)
-        if log is not None:
-            verdict = ("ERROR " + entry.error.splitlines()[0] if entry.error
-                       else "PASSED" if entry.passed else "FAILED")
-            log(f"{name}: {verdict} in {entry.seconds:.1f} s; figures: "
-                f"{', '.join(entry.figures) or '-'}")
+    tmps = {n: Path(tempfile.mkdtemp(prefix=f".run-{n}-", dir=out_dir)).resolve()
+            for n in names}
+    jobs = [{"name": n, "tmp": str(tmps[n]), "quick": bool(quick), "seed": int(seed),
+             "formats": formats, "progress": progress if workers == 1 else False}
+            for n in names]
+    results: dict[str, dict] = {}
+    try:
+        ex = make_executor("serial" if workers == 1 else "process", workers=workers)
+        with ex:
+            for out in ex.imap_unordered(run_gallery_job, jobs):
+                results[out["name"]] = out
+                if log is not None:
+                    verdict = ("ERROR " + out["error"].splitlines()[0] if out["error"]
+                               else "PASSED" if out["passed"] else "FAILED")
+                    log(f"{out['name']}: {verdict} in {out['seconds']:.1f} s")
+        taken: set[str] = set()
+        entries = [_collect(results[n], exps[n].description, tmps[n], out_dir, taken)
+                   for n in names]
+    finally:
+        for tmp in tmps.values():
+            shutil.rmtree(tmp, ignore_errors=True)
     gallery = Gallery(out_dir, tuple(entries), bool(quick), int(seed), formats,
                       _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), versions())
     (out_dir / "gallery.json").write_text(json.dumps(gallery.to_dict(), indent=1))
