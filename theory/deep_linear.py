@@ -1,0 +1,360 @@
+r"""Learning dynamics of deep linear networks (seed 001; Saxe, McClelland & Ganguli 2014).
+
+Network :math:`\hat y = W_D\cdots W_1 x` of ``depth`` :math:`D` weight matrices, trained by
+gradient flow on the mean squared error
+
+.. math:: \mathcal L = \tfrac12\operatorname{tr}\Sigma^y - \operatorname{tr}(W\Sigma^{xy})
+          + \tfrac12\operatorname{tr}(W\Sigma^x W^\top),\qquad W = W_D\cdots W_1,
+
+with time constant :math:`\tau` (:math:`\tau = 1/\eta`, seed 001 Exercise 1.2).  Derived here:
+
+* the full-matrix gradient flow (seed eqs. (1)-(3)), for any depth,
+  :math:`\tau\dot W_l = (W_D\cdots W_{l+1})^\top(\Sigma^{yx} - W\Sigma^x)(W_{l-1}\cdots W_1)^\top`,
+  checked entry by entry against :func:`sympy.diff` of the loss (:func:`gradient_flow_check`);
+* the mode ODE of a decoupled, balanced initialisation (every layer :math:`c` on mode
+  :math:`\alpha`, :math:`u = c^D`): :math:`\tau\dot u = D\,u^{2-2/D}(s-u)`, derived from the
+  per-mode loss :math:`\tfrac12(s - c_1\cdots c_D)^2` (:func:`mode_ode`); depth 1 is the
+  shallow network (:math:`\tau\dot b = s-b`), depth 2 one hidden layer
+  (:math:`\tau\dot a = 2a(s-a)`);
+* ``dsolve`` solutions of the depth-1 and depth-2 ODEs, verified by ``checkodesol`` and
+  shown equal to seed eqs. (5) and (4) (:func:`mode_solution`);
+* for any depth the time to reach :math:`u` from :math:`u_0` in closed form
+  (:func:`time_to_strength`): with :math:`x = u/s`, :math:`p = 2 - 2/D`,
+
+  .. math:: t = \frac{\tau}{D\,s^{p}}\,[T_D(x) - T_D(x_0)],\qquad
+            T_D(x) = \int \frac{dx}{x^{p}(1-x)} =
+            \frac{x^{1-p}}{1-p}\,{}_2F_1(1, 1-p; 2-p; x)\quad (D\ge3,\ x<1),
+
+  :math:`T_D(x) = \tfrac{x^{-p}}{p}\,{}_2F_1(1, p; 1+p; 1/x)` for :math:`x > 1`,
+  :math:`T_1 = -\ln|1-x|`, :math:`T_2 = \ln|x/(1-x)|` (a logarithm for one hidden layer);
+* small-:math:`u_0` asymptotics of the learning time (:func:`learning_time_asymptotic`):
+  :math:`t \simeq \tau\ln(s/(s-u_f))` (D = 1), :math:`\tfrac{\tau}{2s}\ln(1/u_0)` (D = 2),
+  :math:`\tfrac{\tau}{(D-2)s}\,u_0^{-(1-2/D)}` (D >= 3).
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from functools import lru_cache
+
+import sympy as sp
+
+from theory.catalog import register_model
+
+__all__ = [
+    "ModeSymbols", "SYMBOLS", "check_depth", "mode_ode", "mode_ode_from_loss", "mode_solution",
+    "mode_solution_stable",
+    "seed_eq4", "seed_eq5", "antiderivative", "time_to_strength", "learning_time",
+    "learning_time_asymptotic", "rate", "gradient_flow", "gradient_flow_check", "loss",
+]
+
+
+@dataclass(frozen=True)
+class ModeSymbols:
+    """Symbols of the mode dynamics: time, time constant, target singular value, strengths."""
+
+    t: sp.Symbol
+    tau: sp.Symbol
+    s: sp.Symbol
+    u: sp.Symbol
+    u0: sp.Symbol
+    uf: sp.Symbol
+    x: sp.Symbol
+
+
+SYMBOLS = ModeSymbols(*sp.symbols("t tau s u u0 u_f x", positive=True))
+
+
+def check_depth(depth) -> int:
+    """``depth`` (number of weight matrices) as an int >= 1, else ValueError/TypeError."""
+    if isinstance(depth, bool) or not isinstance(depth, numbers.Integral):
+        raise TypeError(f"depth must be an integer >= 1, got {depth!r}")
+    if depth < 1:
+        raise ValueError(f"depth must be an integer >= 1 (1 = shallow), got {depth}")
+    return int(depth)
+
+
+def rate(depth: int) -> sp.Expr:
+    r"""Right-hand side of :math:`\tau\dot u`: :math:`D\,u^{2-2/D}(s-u)`.
+
+    Derived by :func:`mode_ode_from_loss`."""
+    return mode_ode_from_loss(check_depth(depth))
+
+
+@lru_cache(maxsize=16)
+def mode_ode_from_loss(depth: int) -> sp.Expr:
+    r"""Derive :math:`\tau\dot u` for a balanced decoupled mode of a depth-``depth`` network.
+
+    Per mode the loss is :math:`\tfrac12(s - c_1\cdots c_D)^2`; gradient flow gives
+    :math:`\tau\dot c_l = -\partial\mathcal L/\partial c_l`; with all :math:`c_l = c` and
+    :math:`u = c^D` the chain rule gives :math:`\tau\dot u = \sum_l (\prod_{k\ne l}c_k)\tau\dot c_l
+    = D c^{2D-2}(s - c^D) = D u^{2-2/D}(s-u)`.  Returned as an expression in ``u, s``.
+    """
+    depth = check_depth(depth)
+    S = SYMBOLS
+    cs = sp.symbols(f"c1:{depth + 1}", positive=True)
+    prod = sp.Mul(*cs)
+    L = (S.s - prod) ** 2 / 2
+    tau_cdot = [-sp.diff(L, ci) for ci in cs]
+    tau_udot = sum(sp.diff(prod, ci) * d for ci, d in zip(cs, tau_cdot))
+    c = sp.Symbol("c", positive=True)
+    balanced = sp.expand(tau_udot.subs({ci: c for ci in cs}))
+    in_u = sp.powsimp(sp.expand(balanced.subs(c, S.u ** sp.Rational(1, depth))), force=True)
+    target = depth * S.u ** (2 - sp.Rational(2, depth)) * (S.s - S.u)
+    if sp.simplify(in_u - target) != 0:
+        raise ArithmeticError(f"mode ODE derivation failed at depth {depth}: {in_u}")
+    return target
+
+
+def mode_ode(depth: int) -> sp.Eq:
+    r""":math:`\tau\,du/dt = D u^{2-2/D}(s-u)` as a SymPy ODE in the function ``u(t)``."""
+    S = SYMBOLS
+    uf = sp.Function("u")(S.t)
+    return sp.Eq(S.tau * uf.diff(S.t), rate(depth).subs(S.u, uf))
+
+
+def seed_eq5() -> sp.Expr:
+    r"""Seed 001 eq. (5): :math:`b(t) = s(1-e^{-t/\tau}) + b^0 e^{-t/\tau}` (shallow)."""
+    S = SYMBOLS
+    return S.s * (1 - sp.exp(-S.t / S.tau)) + S.u0 * sp.exp(-S.t / S.tau)
+
+
+def seed_eq4() -> sp.Expr:
+    r"""Seed 001 eq. (4): :math:`a(t) = s e^{2st/\tau}/(e^{2st/\tau} - 1 + s/a^0)` (one hidden)."""
+    S = SYMBOLS
+    e = sp.exp(2 * S.s * S.t / S.tau)
+    return S.s * e / (e - 1 + S.s / S.u0)
+
+
+@lru_cache(maxsize=4)
+def mode_solution(depth: int) -> sp.Expr:
+    r"""``dsolve`` of the mode ODE, :math:`u(0)=u_0`, depth 1 or 2, checked by ``checkodesol``.
+
+    The result is returned in the seed's form (eq. (5) for depth 1, eq. (4) for depth 2) after
+    SymPy proves it equal to the ``dsolve`` output.  Other depths have no elementary
+    :math:`u(t)`; use :func:`time_to_strength` and invert numerically.
+    """
+    depth = check_depth(depth)
+    if depth > 2:
+        raise ValueError(f"depth must be 1 or 2 for a closed-form u(t), got {depth}; "
+                         "use time_to_strength and invert it numerically")
+    S = SYMBOLS
+    ode = mode_ode(depth)
+    uf = sp.Function("u")(S.t)
+    sol = sp.dsolve(ode, uf, ics={uf.subs(S.t, 0): S.u0})
+    ok, residual = sp.checkodesol(ode, sol)
+    if not ok:
+        raise ArithmeticError(f"checkodesol rejected the depth-{depth} solution: {residual}")
+    seed_form = seed_eq5() if depth == 1 else seed_eq4()
+    if sp.simplify(sol.rhs - seed_form) != 0:
+        raise ArithmeticError(f"dsolve solution differs from the seed's form at depth {depth}")
+    return seed_form
+
+
+@lru_cache(maxsize=4)
+def mode_solution_stable(depth: int) -> sp.Expr:
+    r"""Overflow-free forms of eqs. (5)/(4), proven equal to :func:`mode_solution` by SymPy:
+    :math:`s + (u_0 - s)e^{-t/\tau}` and :math:`s/(1 + (s/u_0 - 1)e^{-2st/\tau})`."""
+    depth = check_depth(depth)
+    S = SYMBOLS
+    if depth == 1:
+        stable = S.s + (S.u0 - S.s) * sp.exp(-S.t / S.tau)
+    elif depth == 2:
+        stable = S.s / (1 + (S.s / S.u0 - 1) * sp.exp(-2 * S.s * S.t / S.tau))
+    else:
+        raise ValueError(f"depth must be 1 or 2 for a closed-form u(t), got {depth}")
+    if sp.simplify(stable - mode_solution(depth)) != 0:
+        raise ArithmeticError(f"stable form differs from the dsolve solution at depth {depth}")
+    return stable
+
+
+@lru_cache(maxsize=16)
+def antiderivative(depth: int, above: bool = False) -> sp.Expr:
+    r"""Closed form of :math:`T_D(x) = \int dx/(x^{p}(1-x))`, :math:`p = 2-2/D`, in ``x = u/s``.
+
+    ``above=False`` is the branch :math:`0<x<1` (learning from below), ``above=True`` the
+    branch :math:`x>1`.  Depth 1 and 2 are logarithms; depth >= 3 Gauss hypergeometric
+    functions (series :math:`1/(1-x) = \sum_k x^k`, resp. :math:`-\sum_k x^{-k-1}`, integrated
+    term by term).  The derivative is checked to equal the integrand.
+    """
+    depth = check_depth(depth)
+    x = SYMBOLS.x
+    p = 2 - sp.Rational(2, depth)
+    if depth == 1:
+        T = -sp.log(x - 1) if above else -sp.log(1 - x)
+    elif depth == 2:
+        T = sp.log(x / (x - 1)) if above else sp.log(x / (1 - x))
+    elif above:
+        T = x ** (-p) / p * sp.hyper([1, p], [1 + p], 1 / x)
+    else:
+        T = x ** (1 - p) / (1 - p) * sp.hyper([1, 1 - p], [2 - p], x)
+    integrand = 1 / (x**p * (1 - x))
+    probe = sp.Rational(3, 7) if not above else sp.Rational(7, 3)
+    check = (sp.diff(T, x) - integrand).subs(x, probe)
+    if abs(complex(sp.N(check, 30))) > 1e-25:
+        raise ArithmeticError(f"antiderivative check failed at depth {depth}")
+    return T
+
+
+def time_to_strength(depth: int, above: bool = False) -> sp.Expr:
+    r"""Time for a mode to grow from :math:`u_0` to :math:`u`:
+    :math:`t(u) = \tfrac{\tau}{D s^{p}}[T_D(u/s) - T_D(u_0/s)]` (from the mode ODE by
+    separation of variables, :math:`dt = \tau\,du/(D u^{p}(s-u))`)."""
+    depth = check_depth(depth)
+    S = SYMBOLS
+    p = 2 - sp.Rational(2, depth)
+    T = antiderivative(depth, above)
+    return S.tau / (depth * S.s**p) * (T.subs(SYMBOLS.x, S.u / S.s) - T.subs(SYMBOLS.x, S.u0 / S.s))
+
+
+def learning_time(depth: int, above: bool = False) -> sp.Expr:
+    r"""Learning time from :math:`u_0` to :math:`u_f`: :func:`time_to_strength` at :math:`u=u_f`."""
+    S = SYMBOLS
+    return time_to_strength(depth, above).subs(S.u, S.uf)
+
+
+@lru_cache(maxsize=16)
+def learning_time_asymptotic(depth: int) -> sp.Expr:
+    r"""Leading small-:math:`u_0` behaviour of :func:`learning_time` (from below).
+
+    Derived by keeping the leading term of :math:`T_D(u_0/s)` as :math:`u_0 \to 0`
+    (the hypergeometric series starts at 1): :math:`\tau\ln(s/(s-u_f))` for D = 1,
+    :math:`\tfrac{\tau}{2s}\ln(1/u_0)` for D = 2, :math:`\tfrac{\tau}{(D-2)s}u_0^{2/D-1}`
+    for D >= 3 (diverging: deeper networks wait longer for a small mode).
+    """
+    depth = check_depth(depth)
+    S = SYMBOLS
+    full = learning_time(depth)
+    if depth == 1:
+        return sp.simplify(full.subs(S.u0, 0))
+    if depth == 2:
+        lead = sp.limit(full / sp.log(1 / S.u0), S.u0, 0)
+        return sp.simplify(lead) * sp.log(1 / S.u0)
+    p = 2 - sp.Rational(2, depth)
+    T0 = antiderivative(depth).subs(SYMBOLS.x, S.u0 / S.s)
+    lead_T0 = T0.replace(lambda e: isinstance(e, sp.hyper), lambda e: sp.S.One)
+    return sp.simplify(-S.tau / (depth * S.s**p) * lead_T0)
+
+
+# ----------------------------------------------------------------------------------------
+# full-matrix gradient flow
+# ----------------------------------------------------------------------------------------
+
+def _chain(mats):
+    out = None
+    for m in mats:  # mats listed as W_l ... in application order (W_1 first)
+        out = m if out is None else m * out
+    return out
+
+
+def loss(weights, Syx, Sx, Sy_trace=0):
+    r"""Mean squared error of :math:`W = W_D\cdots W_1` (``weights`` = [W_1, ..., W_D]):
+    :math:`\tfrac12\operatorname{tr}\Sigma^y - \operatorname{tr}(W\Sigma^{yx\top})
+    + \tfrac12\operatorname{tr}(W\Sigma^x W^\top)`."""
+    W = _chain(weights)
+    return (sp.Rational(1, 2) * Sy_trace - (W * Syx.T).trace()
+            + sp.Rational(1, 2) * (W * Sx * W.T).trace())
+
+
+def gradient_flow(weights, Syx, Sx, tau=None):
+    r"""Right-hand sides :math:`\tau\dot W_l` (:math:`\dot W_l` if ``tau`` given), seed eqs. (1)-(3):
+
+    .. math:: \tau\dot W_l = (W_D\cdots W_{l+1})^\top(\Sigma^{yx} - W\Sigma^x)
+              (W_{l-1}\cdots W_1)^\top .
+
+    ``weights`` may be explicit matrices or :class:`sympy.MatrixSymbol` s (then the result
+    is a matrix expression, lambdified by :mod:`numerics.deep_linear` into matmuls).
+    Depth 1 gives eq. (3), depth 2 eqs. (1)-(2).
+    """
+    D = len(weights)
+    W = _chain(weights)
+    err = Syx - W * Sx
+    out = []
+    for l in range(D):
+        term = err
+        above = weights[l + 1:]
+        below = weights[:l]
+        if above:
+            term = _chain(above).T * term
+        if below:
+            term = term * _chain(below).T
+        out.append(term if tau is None else term / tau)
+    return out
+
+
+def gradient_flow_check(depth: int, dims=None, *, points: int = 2, seed: int = 0) -> bool:
+    r"""Check :func:`gradient_flow` against ``sympy.diff`` of :func:`loss`, entry by entry.
+
+    Explicit symbolic matrices of small sizes ``dims`` (n_in, hidden..., n_out).  For every
+    entry the symbolic derivative :math:`-\partial\mathcal L/\partial (W_l)_{ij}` minus the
+    formula's entry is a polynomial; it is evaluated exactly (rational arithmetic) at
+    ``points`` random integer points (Schwartz-Zippel identity test), and at depth <= 2
+    also expanded to zero symbolically.  Returns True when all vanish.
+    """
+    import random
+
+    depth = check_depth(depth)
+    if dims is None:
+        dims = [2] + [2 + (k % 2) for k in range(depth - 1)] + [3]
+    if len(dims) != depth + 1:
+        raise ValueError(f"dims must have depth + 1 = {depth + 1} entries, got {len(dims)}")
+    weights = [sp.Matrix(dims[l + 1], dims[l], lambda i, j, l=l: sp.Symbol(f"w{l}_{i}_{j}"))
+               for l in range(depth)]
+    Syx = sp.Matrix(dims[-1], dims[0], lambda i, j: sp.Symbol(f"syx_{i}_{j}"))
+    Sx = sp.Matrix(dims[0], dims[0], lambda i, j: sp.Symbol(f"sx_{min(i, j)}_{max(i, j)}"))
+    L = loss(weights, Syx, Sx)
+    flows = gradient_flow(weights, Syx, Sx)
+    free = sorted(L.free_symbols, key=lambda v: v.name)
+    rng = random.Random(seed)
+    subs_list = [{v: sp.Integer(rng.randint(-9, 9)) for v in free} for _ in range(points)]
+    for Wl, Fl in zip(weights, flows):
+        for i in range(Wl.rows):
+            for j in range(Wl.cols):
+                diff = -sp.diff(L, Wl[i, j]) - Fl[i, j]
+                if any(diff.xreplace(sub) != 0 for sub in subs_list):
+                    return False
+                if depth <= 2 and sp.expand(diff) != 0:
+                    return False
+    return True
+
+
+def matrix_symbols(depth: int):
+    """MatrixSymbols ``(weights, Syx, Sx, tau)`` with symbolic sizes for the depth-D flow."""
+    depth = check_depth(depth)
+    n = sp.symbols(f"n0:{depth + 1}", integer=True, positive=True)
+    weights = [sp.MatrixSymbol(f"W{l + 1}", n[l + 1], n[l]) for l in range(depth)]
+    Syx = sp.MatrixSymbol("Sigma_yx", n[-1], n[0])
+    Sx = sp.MatrixSymbol("Sigma_x", n[0], n[0])
+    return weights, Syx, Sx, SYMBOLS.tau
+
+
+__all__ += ["matrix_symbols"]
+
+
+@register_model("deep-linear", "deep linear networks (seed 001): mode ODEs, dsolve solutions, "
+                "learning times at any depth, full-matrix gradient flow")
+def deep_linear_latex() -> str:
+    """LaTeX: mode ODEs, their solutions (seed eqs. (4), (5)), t(u) for any depth, flows."""
+    out = [r"% deep linear network W = W_D ... W_1, gradient flow on the mean squared error",
+           r"% full-matrix flow (seed eqs. (1)-(3)), depth 2 and general depth D:"]
+    weights, Syx, Sx, tau = matrix_symbols(2)
+    for l, rhs in enumerate(gradient_flow(weights, Syx, Sx)):
+        out.append(rf"\tau \frac{{d W_{l + 1}}}{{dt}} = " + sp.latex(rhs))
+    out.append(r"\tau \frac{d W_l}{dt} = (W_D\cdots W_{l+1})^\top(\Sigma^{yx} - W\Sigma^x)"
+               r"(W_{l-1}\cdots W_1)^\top")
+    names = {1: "shallow", 2: "one hidden layer", 3: "depth 3"}
+    for D in (1, 2, 3):
+        out.append(f"% mode ODE, {names[D]} (D = {D}), balanced decoupled initialisation")
+        out.append(r"\tau \frac{du}{dt} = " + sp.latex(rate(D)))
+    out.append(r"\tau \frac{du}{dt} = D\,u^{2-2/D}\,(s-u)")
+    out.append("% dsolve + checkodesol: shallow (seed eq. 5) and one hidden layer (seed eq. 4)")
+    out.append(r"b(t) = " + sp.latex(mode_solution(1)))
+    out.append(r"a(t) = " + sp.latex(mode_solution(2)))
+    for D in (2, 3, 4):
+        out.append(f"% time to reach u from u_0, depth {D}")
+        out.append(r"t(u) = " + sp.latex(time_to_strength(D)))
+    out.append("% small-u_0 asymptotics of the learning time u_0 -> u_f")
+    for D in (1, 2, 3, 4):
+        out.append(rf"t_{{D={D}}} \simeq " + sp.latex(learning_time_asymptotic(D)))
+    return "\n".join(out)
