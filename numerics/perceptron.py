@@ -33,6 +33,7 @@ g_{cc}\nabla c^\top C\nabla c + 2k^2 g_c\operatorname{tr}(\Sigma C)`, and
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -66,6 +67,19 @@ def _g(rule: str, y: int, order: int):
     per = 3 if order == 1 else 6
     block = exprs[:2 * per] if y == 1 else exprs[2 * per:]
     return compile_expressions(block, [a, c]), per
+
+
+def _single_thread_blas():
+    """Limit BLAS to one thread while integrating (threadpoolctl, when installed).
+
+    The right-hand sides do many small BLAS calls; on a loaded machine OpenBLAS's threads
+    spin against each other and the wall time grows ~10x (measured at N = 500).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: without it BLAS keeps its default threading
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _eval(f, a, c) -> np.ndarray:
@@ -200,9 +214,10 @@ def mean_flow(rule: str, mu, Sigma, w0, t_eval, lam: float = 0.0, *, mu_neg=None
         return _drift(model, w)
 
     t_end = float(t_eval[-1]) if t_eval[-1] > 0 else 1e-12
-    return integrate(rhs, (0.0, t_end), w0, t_eval=t_eval if t_eval[-1] > 0 else None,
-                     method=_method(model.n, method), rtol=rtol, atol=atol,
-                     state_names=[f"w{i}" for i in range(model.n)])
+    with _single_thread_blas():
+        return integrate(rhs, (0.0, t_end), w0, t_eval=t_eval if t_eval[-1] > 0 else None,
+                         method=_method(model.n, method), rtol=rtol, atol=atol,
+                         state_names=[f"w{i}" for i in range(model.n)])
 
 
 def _check_times(t_eval) -> np.ndarray:
@@ -243,8 +258,9 @@ def alignment_time(rule: str, mu, Sigma, w0, lam: float = 0.0, threshold: float 
 
     event.terminal = True
     event.direction = 1.0
-    traj = integrate(rhs, (0.0, t_max), w0, method=_method(model.n, method), rtol=rtol,
-                     atol=atol, events=[event], t_eval=np.array([t_max]))
+    with _single_thread_blas():
+        traj = integrate(rhs, (0.0, t_max), w0, method=_method(model.n, method), rtol=rtol,
+                         atol=atol, events=[event], t_eval=np.array([t_max]))
     hits = traj.stats.get("t_events", [[]])[0]
     return float(hits[0]) if hits else math.inf
 
@@ -287,6 +303,7 @@ def _moment_rhs(model: _Model, m: np.ndarray, C: np.ndarray, correction: float):
     JC = -model.lam * C
     shared = model.pos.Sigma is model.neg.Sigma
     g2_sum = 0.0
+    left, right = [], []  # the rank-4 part of JC is sum_j left_j right_j^T
     for y, cl in ((1, model.pos), (-1, model.neg)):
         f, _ = _g(model.rule, y, 2)
         p = cl.times(m)
@@ -305,13 +322,17 @@ def _moment_rhs(model: _Model, m: np.ndarray, C: np.ndarray, correction: float):
         C_dg2 = _K * g2a * Cmu + 2 * _K**2 * g2c * Cp
         hess = cl.mu * q1 + _K * (2 * cl.times(C_dg2) + p * q2)
         dm = dm + 0.5 * (cl.mu * g1 + _K * g2 * p + correction * hess)
-        JC = JC + 0.5 * (np.outer(cl.mu, C_dg1) + _K * np.outer(p, C_dg2))
+        left += [cl.mu, p]
+        right += [0.5 * C_dg1, 0.5 * _K * C_dg2]
         if shared:
             g2_sum += g2
         else:
             JC = JC + 0.5 * _K * g2 * cl.times(C)
     if shared:
         JC = JC + 0.5 * _K * g2_sum * model.pos.times(C)
+    # einsum, not BLAS gemm: a rank-4 product is memory bound and OpenBLAS threads only add
+    # contention on a busy machine.
+    JC += np.einsum("ik,kj->ij", np.stack(left, axis=1), np.stack(right, axis=0))
     return dm, JC
 
 
@@ -326,8 +347,8 @@ def moment_flow(rule: str, mu, Sigma, w0, C0, t_eval, lam: float = 0.0,
     the Taylor coefficient; the seed's reference code used 1.  The state has N + N^2
     components; an explicit method (``RK45``) is used since an implicit one would need an
     (N + N^2)^2 Jacobian.  ``full_covariance`` (default: N <= 100) keeps C(t) at every
-    ``t_eval`` (memory T N^2); otherwise only its trace is kept, and the integration runs
-    interval by interval so that only one state is held.
+    ``t_eval`` (memory T N^2); otherwise only its trace is kept.  Integration runs in chunks of
+    output times so that at most ~64 MB of states are held at once.
     """
     model = _model(rule, mu, Sigma, mu_neg, Sigma_neg, lam)
     n = model.n
@@ -351,29 +372,29 @@ def moment_flow(rule: str, mu, Sigma, w0, C0, t_eval, lam: float = 0.0,
     means = np.empty((T, n))
     traces = np.empty(T)
     covs = np.empty((T, n, n)) if full_covariance else None
+    # One solve_ivp call per chunk of output times, so that the stored states
+    # (chunk x (N + N^2) floats) stay below ~64 MB whatever N and len(t_eval) are.
+    chunk = max(1, int(8e6 // y0.size))
     nfev = 0
     t_prev, y_prev = 0.0, y0
-    if full_covariance:
-        start = 0
-        if t_eval[0] == 0.0:
-            means[0], covs[0], traces[0] = w0, C0, np.trace(C0)
-            start = 1
-        if start < T:
-            traj = integrate(rhs, (0.0, float(t_eval[-1])), y0, t_eval=t_eval[start:],
-                             method=method, rtol=rtol, atol=atol)
-            nfev = traj.nfev
-            means[start:] = traj.y[:n].T
-            covs[start:] = traj.y[n:].T.reshape(-1, n, n)
-            traces[start:] = np.trace(covs[start:], axis1=1, axis2=2)
-    else:
-        for i, t in enumerate(t_eval):
-            if t > t_prev:
-                traj = integrate(rhs, (t_prev, float(t)), y_prev, t_eval=np.array([t]),
-                                 method=method, rtol=rtol, atol=atol)
-                nfev += traj.nfev
-                y_prev, t_prev = traj.y[:, -1], float(t)
-            means[i] = y_prev[:n]
-            traces[i] = np.trace(y_prev[n:].reshape(n, n))
+    i = 0
+    while i < T:
+        if t_eval[i] == t_prev:
+            ys, i_next = y_prev[:, None], i + 1
+        else:
+            i_next = min(T, i + chunk)
+            with _single_thread_blas():
+                traj = integrate(rhs, (t_prev, float(t_eval[i_next - 1])), y_prev,
+                                 t_eval=t_eval[i:i_next], method=method, rtol=rtol, atol=atol)
+            nfev += traj.nfev
+            ys = traj.y
+            y_prev, t_prev = ys[:, -1], float(t_eval[i_next - 1])
+        means[i:i_next] = ys[:n].T
+        cv = ys[n:].T.reshape(-1, n, n)
+        traces[i:i_next] = np.trace(cv, axis1=1, axis2=2)
+        if covs is not None:
+            covs[i:i_next] = cv
+        i = i_next
     return MomentFlow(rule=model.rule, t=t_eval, mean=means, cov=covs, trace_cov=traces,
                       alignment=alignment(model.pos.mu, means), correction=corr,
                       lam=model.lam, nfev=nfev)

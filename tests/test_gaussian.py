@@ -1,0 +1,143 @@
+"""The Gaussian identity table (theory.gaussian) against mpmath quadrature."""
+
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+import pytest
+import scipy.special
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from numerics.compile import compile_scalar
+from theory.gaussian import (
+    RULES,
+    E_Phi,
+    E_Phi2,
+    E_Phi_phi_n,
+    E_phi_n,
+    E_u_Phi,
+    E_u_Phi2,
+    Phi,
+    expect,
+    owens_t,
+    phi_n,
+    stein,
+)
+from theory.serialize import dumps, loads
+
+a_s, b_s = sp.symbols("a b", real=True)
+u_s = sp.Symbol("u", real=True)
+A = st.floats(-3.0, 3.0)
+B = st.floats(-2.5, 2.5)
+
+
+def _quad(fn):
+    """E[fn(u)], u ~ N(0, 1), by mpmath quadrature at 30 digits."""
+    with mpmath.workdps(20):
+        val = mpmath.quad(lambda u: fn(u) * mpmath.npdf(u), [-mpmath.inf, -3, 0, 3, mpmath.inf])
+    return float(val)
+
+
+def _num(expr, a, b):
+    return float(sp.N(expr.subs({a_s: a, b_s: b}), 20))
+
+
+CASES = [
+    (E_Phi, lambda a, b: lambda u: mpmath.ncdf(a + b * u)),
+    (E_phi_n, lambda a, b: lambda u: mpmath.npdf(a + b * u)),
+    (E_Phi_phi_n, lambda a, b: lambda u: mpmath.ncdf(a + b * u) * mpmath.npdf(a + b * u)),
+    (E_Phi2, lambda a, b: lambda u: mpmath.ncdf(a + b * u) ** 2),
+    (E_u_Phi, lambda a, b: lambda u: u * mpmath.ncdf(a + b * u)),
+    (E_u_Phi2, lambda a, b: lambda u: u * mpmath.ncdf(a + b * u) ** 2),
+]
+
+
+@pytest.mark.parametrize("rule,integrand", CASES, ids=[c[0].__name__ for c in CASES])
+@settings(max_examples=15)
+@given(a=A, b=B)
+def test_rule_matches_quadrature(rule, integrand, a, b):
+    expr = rule(a_s, b_s)
+    assert _num(expr, a, b) == pytest.approx(_quad(integrand(a, b)), rel=1e-9, abs=1e-12)
+
+
+def test_rules_in_closed_form():
+    """The Stein-derived entries equal Owen's printed forms (symbolically)."""
+    s = sp.sqrt(1 + b_s**2)
+    h = a_s / s
+    assert sp.simplify(E_u_Phi(a_s, b_s) - b_s * phi_n(h) / s) == 0
+    target = 2 * b_s * phi_n(h) / s * Phi(h / sp.sqrt(1 + 2 * b_s**2))
+    diff = (E_u_Phi2(a_s, b_s) - target).subs(b_s, sp.Rational(7, 10))
+    assert sp.simplify(diff) == 0
+    # b = 0: E[Phi(a)^2] = Phi(a)^2 needs T(a, 1) = Phi(a)(1 - Phi(a))/2
+    for a in (-1.3, 0.2, 2.0):
+        assert _num(E_Phi2(a_s, b_s), a, 0.0) == pytest.approx(float(mpmath.ncdf(a)) ** 2)
+
+
+@settings(max_examples=10)
+@given(a=A, b=B)
+def test_stein_lemma(a, b):
+    """E[u g(u)] = E[g'(u)] for a smooth g (checked by quadrature on both sides)."""
+    g = sp.sin(a + b * u_s) * sp.exp(-u_s**2 / 8)
+    lhs = _quad(sp.lambdify(u_s, u_s * g, "mpmath"))
+    rhs = _quad(sp.lambdify(u_s, stein(g, u_s), "mpmath"))
+    assert lhs == pytest.approx(rhs, rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=15)
+@given(h=st.floats(-4, 4), a=st.floats(-3, 3))
+def test_owens_t_evalf_lambdify_and_derivatives(h, a):
+    H, Aa = sp.symbols("H A", real=True)
+    ref = float(scipy.special.owens_t(h, a))
+    assert float(owens_t(sp.Float(h), sp.Float(a)).evalf(25)) == pytest.approx(ref, abs=1e-14)
+    f = compile_scalar(owens_t(H, Aa), [H, Aa])
+    assert f(h, a) == pytest.approx(ref, abs=1e-15)
+    with mpmath.workdps(20):
+        def T(x, y):
+            return mpmath.quad(lambda t: mpmath.exp(-x**2 * (1 + t**2) / 2) / (1 + t**2),
+                               [0, y]) / (2 * mpmath.pi)
+        dh = float(mpmath.diff(lambda x: T(x, a), h))
+        da = float(mpmath.diff(lambda y: T(h, y), a))
+    sub = {H: h, Aa: a}
+    assert float(sp.diff(owens_t(H, Aa), H).subs(sub).evalf(25)) == pytest.approx(dh, abs=1e-12)
+    assert float(sp.diff(owens_t(H, Aa), Aa).subs(sub).evalf(25)) == pytest.approx(da, abs=1e-12)
+
+
+def test_owens_t_special_values_serialize_and_latex():
+    H, Aa = sp.symbols("H A", real=True)
+    assert owens_t(H, 0) == 0
+    assert owens_t(0, Aa) == sp.atan(Aa) / (2 * sp.pi)
+    assert owens_t(-H, Aa) == owens_t(H, Aa)
+    expr = 3 * owens_t(H**2, Aa) + 1
+    assert loads(dumps(expr)) == expr
+    assert "T\\left(" in sp.latex(owens_t(H, Aa))
+    f = compile_scalar(owens_t(H, Aa), [H, Aa])
+    np.testing.assert_allclose(f(np.array([0.1, 1.0]), np.array([0.5, 2.0])),
+                               scipy.special.owens_t([0.1, 1.0], [0.5, 2.0]))
+
+
+@settings(max_examples=10)
+@given(a=A, b=B, c0=st.floats(-2, 2), c1=st.floats(-2, 2))
+def test_expect_applies_the_table(a, b, c0, c1):
+    """expect() of a general degree-(1, 2) polynomial in (u, Phi(a+bu)) vs quadrature."""
+    P = Phi(a_s + b_s * u_s)
+    expr = c0 + c1 * u_s * P - 2 * P**2 + u_s * (1 - P) ** 2 + 3 * u_s
+    val = _num(expect(expr, u_s), a, b)
+
+    def integrand(u):
+        p = mpmath.ncdf(a + b * u)
+        return c0 + c1 * u * p - 2 * p**2 + u * (1 - p) ** 2 + 3 * u
+
+    assert val == pytest.approx(_quad(integrand), rel=1e-9, abs=1e-11)
+
+
+def test_expect_rejects_unsupported_terms():
+    P = Phi(a_s + b_s * u_s)
+    with pytest.raises(ValueError, match="no rule"):
+        expect(u_s**2 * P, u_s)
+    with pytest.raises(ValueError, match="one erf argument"):
+        expect(P * Phi(u_s), u_s)
+    with pytest.raises(ValueError, match="linear in u"):
+        expect(sp.erf(u_s**2), u_s)
+    assert set(RULES) == {(0, 0), (1, 0), (0, 1), (1, 1), (0, 2), (1, 2)}
