@@ -13,15 +13,15 @@ from theory.classification import two_class_accuracy
 __all__ = ["empirical_accuracy", "gaussian_accuracy"]
 
 
-def empirical_accuracy(w, X, y) -> np.ndarray:
-    """Fraction of rows with ``sign(w.x) == y``; ``w`` (N,) or a batch (..., N)."""
+def empirical_accuracy(w, X, y):
+    """Fraction of rows of ``X`` with ``sign(w.x) == y``; ``w`` (N,) -> float, (B, N) -> (B,)."""
     w = np.asarray(w, dtype=float)
-    s = np.asarray(X, dtype=float) @ w[..., None] if w.ndim > 1 else np.asarray(X) @ w
-    pred = np.where(s > 0, 1.0, -1.0)
+    X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
-    if w.ndim > 1:
-        return np.mean(pred == y[:, None], axis=-2)
-    return np.mean(pred == y)
+    if w.ndim == 1:
+        return float(np.mean(np.where(X @ w > 0, 1.0, -1.0) == y))
+    pred = np.where(X @ w.T > 0, 1.0, -1.0)  # (n, B)
+    return np.mean(pred == y[:, None], axis=0)
 
 
 @lru_cache(maxsize=1)

@@ -18,7 +18,12 @@ correction is the SGD noise :math:`\eta\langle ff^\top\rangle`, which spreads ea
 over the N - 2 orthogonal directions by :math:`O(\eta N\sigma^2 t)` and biases the mean at
 :math:`O(\eta N\sigma^2)`.  The experiments therefore use a modest N (default 10; the reduced
 simulator's cost does not depend on N, so ``--param dim=500`` is cheap, and at
-:math:`\eta N = 0.5` the bias is visible: see the report's notes).
+:math:`\eta N\sigma^2 = 0.5` the bias is visible).  The forgetting experiment keeps the
+seed's N = 500 and uses :math:`\eta = 10^{-4}` instead (at :math:`\eta = 10^{-3}`,
+:math:`\sigma = 2`, :math:`\eta N\sigma^2 = 2` and RL's forgetting curve is biased by many
+standard errors with 400 replicas), and :math:`\lambda = 1` instead of 10 (at
+:math:`\lambda = 10` the weights stay in the sigmoid's linear range, where the mean flow's
+forgetting barely depends on the noise).
 """
 
 from __future__ import annotations
@@ -250,7 +255,8 @@ def _plot_flow(p, lams, stationary, out_dir) -> list[str]:
         theory_line(ax, lam_grid, [asymptotic_norm(rule, 0.0, lm) for lm in lam_grid],
                     color=f"C{k}", label=rf"{rule.upper()} theory, $\sigma$=0")
         theory_line(ax, lam_grid, [asymptotic_norm(rule, p["sigma"], lm) for lm in lam_grid],
-                    color=f"C{k}", ls="--", label=rf"{rule.upper()} theory, $\sigma$={p['sigma']:g}")
+                    color=f"C{k}", ls="--",
+                    label=rf"{rule.upper()} theory, $\sigma$={p['sigma']:g}")
         th, m, s = stationary[rule]
         simulation_points(ax, lams, m, s, color=f"C{k}", label=f"{rule.upper()} simulation")
     ax.set(xscale="log", xlabel=r"$\lambda$", ylabel=r"$|w^*|$", title="asymptotic weight norm")
@@ -428,3 +434,276 @@ def run_covariance(config: RunConfig) -> ExperimentResult:
         figures = save_figure(fig, config.out_dir, "perceptron_covariance")
     return ExperimentResult("perceptron-covariance", tuple(comparisons), config.seed,
                             tuple(figures), p, extra)
+
+
+# ====================================================================== Fig. 5
+
+
+def _t_sidak_bound(m: int, dof: int, alpha: float = 0.01) -> float:
+    """Šidák bound for ``m`` points when each standard error comes from ``dof + 1`` replicas
+    (Student t with ``dof`` degrees of freedom instead of the normal)."""
+    from scipy.stats import t as student_t
+
+    per = -np.expm1(np.log1p(-alpha) / m)
+    return float(student_t.isf(per / 2, dof))
+
+
+DIG_DEFAULTS = {"lam": 1.0, "lr": 0.01, "epochs": 20, "shuffles": 10, "test_fraction": 0.3,
+                "split_seed": 0, "sigmoid": "erf", "points": 14, "negative": 0, "positive": 1,
+                "idx_images": "", "idx_labels": ""}
+DIG_QUICK = {"epochs": 10, "points": 10}
+
+
+def _digits_data(p):
+    from numerics.datasets import load_digits_binary, load_mnist_idx
+
+    if p["idx_images"] or p["idx_labels"]:
+        if not (p["idx_images"] and p["idx_labels"]):
+            raise ValueError("give both idx_images and idx_labels (MNIST IDX files)")
+        return load_mnist_idx(p["idx_images"], p["idx_labels"], p["negative"], p["positive"])
+    return load_digits_binary(p["negative"], p["positive"])
+
+
+@register_experiment(
+    "perceptron-digits",
+    "seed 002 Fig 5: handwritten digits 0 vs 1 (scikit-learn's bundled digits, or MNIST IDX "
+    "files via --param idx_images=... idx_labels=...): Gaussian class model + mean flow (15) "
+    "predicts test accuracy and the alignment of w with the digit-1 mean; SGD on the data, "
+    "10 shuffles",
+    DIG_DEFAULTS)
+def run_digits(config: RunConfig) -> ExperimentResult:
+    from numerics.datasets import center, class_statistics, train_test_split
+
+    p = _params(config, DIG_DEFAULTS, DIG_QUICK)
+    data = _digits_data(p)
+    train, test = train_test_split(data, p["test_fraction"], seed=p["split_seed"])
+    train, test = center(train, test)
+    cs = class_statistics(train)
+    n, dim = train.n, train.dim
+    steps = p["epochs"] * n
+    rec = np.unique(np.geomspace(1, steps, p["points"]).astype(int))
+    R = p["shuffles"]
+    sim = train_on_dataset("sl", train.X, train.y, np.zeros(dim), lr=p["lr"], epochs=p["epochs"],
+                           replicas=R, seed=config.seed, lam=p["lam"], sigmoid=p["sigmoid"],
+                           record_steps=rec)
+    flow = mean_flow("sl", cs.mu_pos, cs.Sigma_pos, np.zeros(dim), sim.times, p["lam"],
+                     mu_neg=cs.mu_neg, Sigma_neg=cs.Sigma_neg)
+    W = flow.y.T
+    acc_theory = np.atleast_1d(gaussian_accuracy(W, cs.mu_pos, cs.Sigma_pos, cs.mu_neg,
+                                                 cs.Sigma_neg, cs.p_pos))
+    acc = np.stack([empirical_accuracy(ws, test.X, test.y) for ws in sim.weights])  # (m, R)
+    acc_mean = acc.mean(axis=1)
+    acc_se_shuffle = acc.std(axis=1, ddof=1) / np.sqrt(R)
+    # the theory predicts the accuracy on the class distributions; the test set is a finite
+    # sample of them: binomial standard error of an accuracy measured on n_test points
+    acc_se = np.sqrt(acc_se_shuffle**2 + acc_mean * (1 - acc_mean) / test.n)
+    m = rec.size
+    bound = _t_sidak_bound(m, R - 1)
+    mu_dir = cs.mu_pos / np.linalg.norm(cs.mu_pos)
+    proj = sim.weights @ mu_dir  # (m, R)
+    covs = np.stack([np.cov(ws.T) for ws in sim.weights])
+    A, A_se = alignment_of_mean(sim.weights.mean(axis=1), covs, R, cs.mu_pos)
+    comparisons = [
+        compare("test accuracy: Gaussian-model theory vs SGD on the data", acc_theory, acc_mean,
+                acc_se, x=sim.times, bound=_t_sidak_bound(m, R - 1),
+                note=f"{R} shuffles; SE = shuffle spread (+) binomial SE of a {test.n}-image test "
+                     f"set; Sidak 99% with Student t ({R - 1} dof); empirical test accuracy of "
+                     f"the theory's own w(t): {empirical_accuracy(W[-1], test.X, test.y):.4f}"),
+        compare("mu1_hat . <w> (projection on the digit-1 mean)", W @ mu_dir, proj.mean(axis=1),
+                proj.std(axis=1, ddof=1) / np.sqrt(R), x=sim.times, bound=bound,
+                note=f"{R} shuffles, Sidak 99% with Student t ({R - 1} dof)"),
+        compare("alignment of <w> with the digit-1 mean (Fig 5C)", alignment(cs.mu_pos, W), A,
+                A_se, x=sim.times, bound=bound,
+                note="delta-method SE of the alignment of the shuffle-mean weights"),
+    ]
+    figures = []
+    if config.out_dir is not None and config.figures:
+        fig, axes = new_figure(2, 1)
+        td = np.geomspace(sim.times[0], sim.times[-1], 200)
+        dense = mean_flow("sl", cs.mu_pos, cs.Sigma_pos, np.zeros(dim), td, p["lam"],
+                          mu_neg=cs.mu_neg, Sigma_neg=cs.Sigma_neg).y.T
+        theory_line(axes[0, 0], td, gaussian_accuracy(dense, cs.mu_pos, cs.Sigma_pos, cs.mu_neg,
+                                                      cs.Sigma_neg, cs.p_pos),
+                    color="C0", label="theory (Gaussian classes, mean flow)")
+        simulation_points(axes[0, 0], sim.times, acc_mean, acc_se, color="C1",
+                          label=f"SGD on the data ({R} shuffles), test set")
+        axes[0, 0].set(xscale="log", xlabel=r"time $t=\eta\times$updates",
+                       ylabel="test accuracy", title=data.name)
+        theory_line(axes[0, 1], td, alignment(cs.mu_pos, dense), color="C0", label="theory")
+        simulation_points(axes[0, 1], sim.times, A, A_se, color="C1", label="SGD")
+        axes[0, 1].set(xscale="log", xlabel=r"time $t$",
+                       ylabel=r"alignment of $\langle w\rangle$ with $\mu_{1}$")
+        for ax in axes[0]:
+            ax.legend(fontsize="small")
+        fig.tight_layout()
+        figures = save_figure(fig, config.out_dir, "perceptron_digits")
+    extra = {"data": data.to_dict(), "n_train": n, "n_test": test.n,
+             "final_test_accuracy_sim": float(acc_mean[-1]),
+             "final_test_accuracy_theory": float(acc_theory[-1])}
+    return ExperimentResult("perceptron-digits", tuple(comparisons), config.seed,
+                            tuple(figures), p, extra)
+
+
+# ====================================================================== Fig. 6
+
+FG_DEFAULTS = {"dim": 500, "lr": 1e-4, "lam": 1.0, "sigmas": "0.5,2.0", "tasks": 10,
+               "task_time": 0.5, "replicas": 100, "threshold": 0.8, "w0_norm": 0.1,
+               "task_seed": 2024, "orthogonal_tasks": 1, "curve_points": 6}
+FG_QUICK = {"replicas": 60, "tasks": 6}
+
+
+def task_vectors(dim: int, tasks: int, seed: int, orthogonal: bool = True) -> np.ndarray:
+    """``tasks + 1`` random unit vectors in R^dim (rows; the last is the initial weight
+    direction) from ``default_rng(seed)``; with ``orthogonal`` they are orthonormalised (the
+    N -> infinity limit of random directions: no O(1/sqrt(N)) overlaps between tasks)."""
+    rng = np.random.default_rng(seed)
+    M = rng.standard_normal((tasks + 1, dim))
+    if orthogonal:
+        Q, _ = np.linalg.qr(M.T)
+        return Q.T
+    return M / np.linalg.norm(M, axis=1, keepdims=True)
+
+
+def forgetting_theory(rule: str, means_c: np.ndarray, sigma: float, lam: float,
+                      threshold: float, task_time: float, w0_c: np.ndarray,
+                      curve_points: int = 6):
+    """Mean-flow protocol in frame coordinates: train task 0 until the alignment with its
+    mean reaches ``threshold`` (event-located), then each later task for ``task_time``.
+    Returns the durations, the alignment with task 0 after each task, and learning curves."""
+    K = means_c.shape[1]
+    S = sigma**2 * np.eye(K)
+    w = np.array(w0_c, dtype=float)
+    durations, forget, curves = [], [], []
+    t0 = 0.0
+    for k, mk in enumerate(means_c):
+        T = alignment_time(rule, mk, S, w, lam, threshold=threshold) if k == 0 else task_time
+        if not np.isfinite(T):
+            raise RuntimeError(f"the mean flow never reaches alignment {threshold} on task 0")
+        ts = np.linspace(0, T, curve_points * 10)
+        fl = mean_flow(rule, mk, S, w, ts, lam)
+        curves.append((t0 + ts, alignment(means_c[0], fl.y.T), alignment(mk, fl.y.T)))
+        w = fl.y[:, -1]
+        durations.append(T)
+        forget.append(float(alignment(means_c[0], w)))
+        t0 += T
+    return np.array(durations), np.array(forget), curves
+
+
+def forgetting_rate(forget: np.ndarray, sem=None) -> tuple[float, float]:
+    """Exponential fit of the alignment with task 0 after tasks 1..K-1: ``(rate, r2)`` with
+    :math:`\\log A_k \approx c - \text{rate}\\,k` and the fit's R^2, over the leading tasks
+    whose alignment is positive (and above 3 standard errors when ``sem`` is given)."""
+    k = np.arange(1, forget.size)
+    y = np.asarray(forget[1:], dtype=float)
+    ok = y > (0 if sem is None else 3 * np.asarray(sem, dtype=float)[1:])
+    ok = np.cumprod(ok).astype(bool)  # stop at the first task lost in the noise
+    if ok.sum() < 3:
+        return float("nan"), float("nan")
+    k, ly = k[ok], np.log(y[ok])
+    coef = np.polyfit(k, ly, 1)
+    resid = ly - np.polyval(coef, k)
+    r2 = 1 - resid.var() / ly.var() if ly.var() > 0 else 1.0
+    return float(-coef[0]), float(r2)
+
+
+def simulate_forgetting(rule: str, sigma: float, p: dict, seed):
+    """Theory and reduced-chain simulation of the continual-learning protocol."""
+    dim, lr, lam, thr = p["dim"], p["lr"], p["lam"], p["threshold"]
+    vecs = task_vectors(dim, p["tasks"], p["task_seed"], bool(p["orthogonal_tasks"]))
+    means, w0 = vecs[:-1], p["w0_norm"] * vecs[-1]
+    base = ReducedPerceptronRule.isotropic(rule, means[0], sigma, lr=lr, lam=lam,
+                                           extra=(*means[1:], w0))
+    means_c = means @ base.frame  # (tasks, K)
+    K = base.K
+    durations, forget_th, curves = forgetting_theory(rule, means_c, sigma, lam, thr,
+                                                     p["task_time"], base.coordinates(w0),
+                                                     p["curve_points"])
+    task_ss = seed.spawn(len(means))
+    R = p["replicas"]
+    state = base.reduce(w0)
+    A, A_se, t_end, sim_curves = [], [], 0.0, []
+    for k, (mk, T, ss) in enumerate(zip(means, durations, task_ss)):
+        rule_k = base.with_means(mk)
+        n = max(1, int(round(T / lr)))
+        rec = np.unique(np.linspace(0, n, p["curve_points"]).astype(int))
+        ens = simulate_ensemble(rule_k, state, n, replicas=R, seed=ss, record_steps=rec,
+                                keep_samples=True)
+        c = ens.samples[..., :K]  # (m, R, K)
+        covs = np.stack([np.cov(ci.T) for ci in c])
+        a0, a0_se = alignment_of_mean(c.mean(axis=1), covs, R, means_c[0])
+        ak, _ = alignment_of_mean(c.mean(axis=1), covs, R, means_c[k])
+        sim_curves.append((t_end + ens.times, a0, a0_se, ak))
+        A.append(a0[-1])
+        A_se.append(a0_se[-1])
+        state = ens.samples[-1].copy()
+        t_end += n * lr
+    A, A_se = np.array(A), np.array(A_se)
+    rate_th, r2_th = forgetting_rate(forget_th)
+    rate_sim, r2_sim = forgetting_rate(A, A_se)
+    return dict(durations=durations, theory=forget_th, sim=A, sem=A_se, curves=curves,
+                sim_curves=sim_curves, rate_theory=rate_th, r2_theory=r2_th,
+                rate_sim=rate_sim, r2_sim=r2_sim)
+
+
+@register_experiment(
+    "perceptron-forgetting",
+    "seed 002 Fig 6: continual learning from a random w0: train task 0 to 80% alignment, "
+    "then tasks 1..9 (new random mu) for a fixed time each; alignment of <w> with mu_0 after "
+    "each task (forgetting curve), SL vs RL, two noise levels; mean flow vs simulation (exact "
+    "reduced chain, N = 500)",
+    FG_DEFAULTS)
+def run_forgetting(config: RunConfig) -> ExperimentResult:
+    p = _params(config, FG_DEFAULTS, FG_QUICK)
+    sigmas = _floats(p["sigmas"])
+    seeds = np.random.SeedSequence(config.seed).spawn(len(RULES) * len(sigmas))
+    comparisons, results = [], {}
+    for i, (rule, sigma) in enumerate((r, s) for r in RULES for s in sigmas):
+        v = simulate_forgetting(rule, sigma, p, seeds[i])
+        comparisons.append(compare(
+            f"alignment of <w> with mu_0 after each task, {rule.upper()}, sigma={sigma:g}",
+            v["theory"], v["sim"], v["sem"], x=np.arange(v["theory"].size),
+            note=f"w0 = {p['w0_norm']:g} x a random unit vector; task 0 until 80% alignment "
+                 f"(t = {v['durations'][0]:.4g}), tasks 1.. for t = {p['task_time']:g} each; "
+                 f"{p['replicas']} replicas, N={p['dim']}, eta={p['lr']:g}, "
+                 f"lambda={p['lam']:g}; forgetting rate per task theory "
+                 f"{v['rate_theory']:.3f}, simulation {v['rate_sim']:.3f}"))
+        results[(rule, sigma)] = v
+    extra = {f"{r}_sigma{s:g}": {"durations": v["durations"].tolist(),
+                                 "theory": v["theory"].tolist(), "sim": v["sim"].tolist(),
+                                 "sem": v["sem"].tolist(), "rate_theory": v["rate_theory"],
+                                 "rate_sim": v["rate_sim"], "r2_theory": v["r2_theory"],
+                                 "r2_sim": v["r2_sim"]}
+             for (r, s), v in results.items()}
+    figures = []
+    if config.out_dir is not None and config.figures:
+        figures = _plot_forgetting(results, sigmas, config.out_dir)
+    return ExperimentResult("perceptron-forgetting", tuple(comparisons), config.seed,
+                            tuple(figures), p, extra)
+
+
+def _plot_forgetting(results, sigmas, out_dir) -> list[str]:
+    fig, axes = new_figure(2, 1)
+    ax = axes[0, 0]
+    rule, sigma = "sl", sigmas[0]
+    v = results[(rule, sigma)]
+    for k, (t, a0, ak) in enumerate(v["curves"][:3]):
+        theory_line(ax, t, ak, color=f"C{k}", label=f"task {k} (theory)")
+        theory_line(ax, t, a0, color="k", ls=":", lw=1, label="task 0 (theory)" if k else None)
+        ts, s0, s0e, sk = v["sim_curves"][k]
+        ax.plot(ts, sk, "o", color=f"C{k}", ms=3)
+    ax.set(xlabel=r"time $t$", ylabel=r"alignment of $\langle w\rangle$ with task mean",
+           title=rf"SL, $\sigma$={sigma:g}: tasks 0, 1, 2 (dotted: task 0)")
+    ax.legend(fontsize="small")
+    ax = axes[0, 1]
+    for key, v in results.items():
+        k = np.arange(v["theory"].size)
+        ls = "-" if key[0] == "sl" else "--"
+        theory_line(ax, k, np.abs(v["theory"]), color=f"C{sigmas.index(key[1])}", ls=ls,
+                    label=rf"{key[0].upper()} $\sigma$={key[1]:g} theory")
+        simulation_points(ax, k, np.abs(v["sim"]), v["sem"], color=f"C{sigmas.index(key[1])}",
+                          fmt="o" if key[0] == "sl" else "s", mfc="none")
+    ax.set(yscale="log", xlabel="tasks learned after task 0",
+           ylabel=r"|alignment of $\langle w\rangle$ with $\mu_0$|", title="forgetting curves")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return save_figure(fig, out_dir, "perceptron_forgetting")
