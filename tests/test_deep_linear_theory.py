@@ -1,0 +1,132 @@
+"""Derivations of theory/deep_linear.py: mode ODEs, dsolve solutions, t(u), asymptotics, flows."""
+
+import mpmath as mp
+import pytest
+import sympy as sp
+from hypothesis import given
+from hypothesis import strategies as st
+
+from theory import deep_linear as th
+from theory.catalog import get_model
+
+S = th.SYMBOLS
+
+
+@pytest.mark.parametrize("depth", range(1, 7))
+def test_mode_ode_from_loss(depth):
+    expected = depth * S.u ** (2 - sp.Rational(2, depth)) * (S.s - S.u)
+    assert sp.simplify(th.mode_ode_from_loss(depth) - expected) == 0
+
+
+def test_named_cases_of_the_mode_ode():
+    assert sp.expand(th.rate(1) - (S.s - S.u)) == 0  # shallow
+    assert sp.expand(th.rate(2) - 2 * S.u * (S.s - S.u)) == 0  # one hidden layer
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_dsolve_gives_seed_equations(depth):
+    sol = th.mode_solution(depth)
+    ode = th.mode_ode(depth)
+    u = sp.Function("u")(S.t)
+    assert sp.checkodesol(ode, sp.Eq(u, sol))[0]
+    seed = th.seed_eq5() if depth == 1 else th.seed_eq4()
+    assert sp.simplify(sol - seed) == 0
+    assert sp.simplify(th.mode_solution_stable(depth) - seed) == 0
+    assert sp.simplify(sol.subs(S.t, 0) - S.u0) == 0
+
+
+def test_seed_equation_4_is_not_eq_5():
+    assert sp.simplify(th.seed_eq4() - th.seed_eq5()) != 0
+
+
+def test_depth_three_has_no_closed_form_u_of_t():
+    with pytest.raises(ValueError, match="depth"):
+        th.mode_solution(3)
+
+
+@pytest.mark.parametrize("depth", range(1, 7))
+@given(x=st.floats(0.01, 0.99))
+def test_antiderivative_below(depth, x):
+    T = th.antiderivative(depth)
+    p = 2 - sp.Rational(2, depth)
+    dT = sp.diff(T, S.x).subs(S.x, sp.Float(x, 30))
+    assert abs(complex(sp.N(dT, 25)) - float(1 / (x**p * (1 - x)))) < 1e-10 * abs(
+        float(1 / (x**p * (1 - x))))
+
+
+@pytest.mark.parametrize("depth", range(1, 7))
+def test_antiderivative_above(depth):
+    T = th.antiderivative(depth, above=True)
+    for x in (1.1, 2.0, 7.5):
+        p = 2 - 2 / depth
+        d = complex(sp.N(sp.diff(T, S.x).subs(S.x, x), 25))
+        assert abs(d - 1 / (x**p * (1 - x))) < 1e-12 * abs(1 / (x**p * (1 - x)))
+
+
+@pytest.mark.parametrize("depth", range(1, 7))
+def test_learning_time_is_the_integral_of_dt_du(depth):
+    vals = {S.s: sp.Rational(3, 2), S.tau: sp.Rational(5, 2), S.u0: sp.Rational(1, 100),
+            S.uf: sp.Rational(3, 4)}
+    closed = complex(sp.N(th.learning_time(depth).subs(vals), 30)).real
+    p = 2 - mp.mpf(2) / depth
+    quad = mp.quad(lambda u: mp.mpf(5) / 2 / (depth * u**p * (mp.mpf(3) / 2 - u)),
+                   [mp.mpf(1) / 100, mp.mpf(3) / 4])
+    assert abs(closed - float(quad)) < 1e-12 * float(quad)
+
+
+@pytest.mark.parametrize("depth", range(2, 7))
+def test_small_u0_asymptotics(depth):
+    vals = {S.s: 2, S.tau: 3, S.uf: 1}
+    full = th.learning_time(depth).subs(vals)
+    asym = th.learning_time_asymptotic(depth).subs(vals)
+    r1 = complex(sp.N((full / asym).subs(S.u0, sp.Float("1e-12", 40)), 30)).real
+    r2 = complex(sp.N((full / asym).subs(S.u0, sp.Float("1e-24", 40)), 30)).real
+    assert abs(r2 - 1) < abs(r1 - 1) or abs(r2 - 1) < 1e-6
+    assert abs(r2 - 1) < 0.05
+
+
+def test_asymptotic_closed_forms():
+    assert sp.simplify(th.learning_time_asymptotic(2) - S.tau * sp.log(1 / S.u0) / (2 * S.s)) == 0
+    for D in range(3, 7):
+        expected = S.tau / ((D - 2) * S.s) * S.u0 ** (sp.Rational(2, D) - 1)
+        assert sp.simplify(th.learning_time_asymptotic(D) - expected) == 0
+    diff = th.learning_time_asymptotic(1) - S.tau * sp.log(S.s / (S.s - S.uf))
+    assert sp.simplify(sp.expand_log(diff, force=True)) == 0
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+def test_gradient_flow_is_minus_the_loss_gradient(depth):
+    assert th.gradient_flow_check(depth)
+
+
+def test_gradient_flow_check_rejects_a_wrong_flow(monkeypatch):
+    real = th.gradient_flow
+    monkeypatch.setattr(th, "gradient_flow",
+                        lambda *a, **k: [2 * f for f in real(*a, **k)])
+    assert not th.gradient_flow_check(2)
+
+
+def test_gradient_flow_depth_one_and_two_match_seed():
+    W1 = sp.MatrixSymbol("W1", 3, 2)
+    W2 = sp.MatrixSymbol("W2", 4, 3)
+    Syx = sp.MatrixSymbol("S", 4, 2)
+    Sx = sp.MatrixSymbol("X", 2, 2)
+    f1, f2 = th.gradient_flow([W1, W2], Syx, Sx)
+    assert sp.simplify((f1 - W2.T * (Syx - W2 * W1 * Sx)).as_explicit()) == sp.zeros(3, 2)
+    assert sp.simplify((f2 - (Syx - W2 * W1 * Sx) * W1.T).as_explicit()) == sp.zeros(4, 3)
+    W = sp.MatrixSymbol("W", 4, 2)
+    (f,) = th.gradient_flow([W], Syx, Sx)
+    assert sp.simplify((f - (Syx - W * Sx)).as_explicit()) == sp.zeros(4, 2)
+
+
+def test_bad_depth():
+    with pytest.raises(ValueError, match="depth"):
+        th.rate(0)
+    with pytest.raises(TypeError, match="depth"):
+        th.rate(2.5)
+
+
+def test_latex_catalog():
+    text = get_model("deep-linear").latex()
+    for piece in (r"\tau", "hyper", r"e^{", r"\log"):
+        assert piece in text or piece.replace("hyper", "F") in text

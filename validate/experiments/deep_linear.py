@@ -1,0 +1,364 @@
+r"""``learndyn validate deep-linear-*``: deep linear network dynamics (seed 001) vs theory.
+
+* ``deep-linear-exercise1`` — Exercise 1: the 7x4 :math:`\Sigma^{yx}`, 16 hidden units,
+  :math:`\tau = 1/\eta = 2.5`, Euler :math:`\Delta t = 0.1` to T = 15 and ``solve_ivp``;
+  modes of the one-hidden-layer and shallow networks against seed eqs. (4), (5);
+  the lag caused by small random N(0, 0.01) initialisation, and its absence with a
+  decoupled balanced initialisation (within 1% of eq. (4) at every time).
+* ``deep-linear-exercise2`` — Exercise 2: DiffuseTree data, hidden [64, 128, 128], online
+  SGD at lr 0.5 for 1000 epochs, linear and ReLU networks (batched seeds); singular values
+  of :math:`\Sigma^{\hat yx}` per epoch against the linear theory; which modes converge first.
+* ``deep-linear-depth`` — half-learning times of the full-matrix flow with decoupled small
+  initialisation for depths 1-6 against :func:`numerics.deep_linear.mode_learning_time`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from numerics.deep_linear import (
+    decoupled_init,
+    euler_dynamics,
+    exercise_problem,
+    flow_rhs,
+    integrate_dynamics,
+    mode_learning_time,
+    mode_strength,
+    random_init,
+    track_modes,
+)
+from numerics.diffuse_tree import DiffuseTreeSampler, tree_spectrum
+from numerics.sim.deep_network import BatchedDeepNetwork, as_seed_sequence
+from validate.compare import compare
+from validate.plotting import new_figure, save_figure, simulation_points, theory_line
+from validate.registry import ExperimentResult, RunConfig, register_experiment
+
+__all__ = ["half_times", "run_exercise1", "run_exercise2", "run_depth"]
+
+
+def half_times(t: np.ndarray, u: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """First time each column of ``u`` (T, k) reaches half of ``target`` (k,), linearly
+    interpolated; NaN where it never does.  Works on (T, R, k) too (-> (R, k))."""
+    u = np.asarray(u, dtype=float)
+    half = np.asarray(target, dtype=float) / 2
+    above = u >= half
+    k = np.argmax(above, axis=0)
+    reached = np.take_along_axis(above, k[None], 0)[0] & (k > 0)
+    k = np.maximum(k, 1)
+    u1 = np.take_along_axis(u, k[None], 0)[0]
+    u0 = np.take_along_axis(u, (k - 1)[None], 0)[0]
+    t1, t0 = t[k], t[k - 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = t0 + (half - u0) * (t1 - t0) / (u1 - u0)
+    return np.where(reached, out, np.nan)
+
+
+def _sem(a, axis=0):
+    a = np.asarray(a, dtype=float)
+    return np.std(a, axis=axis, ddof=1) / np.sqrt(a.shape[axis])
+
+
+# ---------------------------------------------------------------------------------------
+# Exercise 1
+# ---------------------------------------------------------------------------------------
+
+EX1 = {"eta": 0.4, "dt": 0.1, "t_max": 15.0, "hidden": 16, "init_var": 0.01, "a0": 0.001,
+       "replicas": 20}
+EX1_QUICK = {"replicas": 8}
+
+
+@register_experiment("deep-linear-exercise1", "seed 001 Exercise 1: one-hidden-layer and "
+                     "shallow modes (Euler, solve_ivp) vs eqs. (4)/(5); lag of random init",
+                     EX1)
+def run_exercise1(config: RunConfig) -> ExperimentResult:
+    p = {k: config.param(k, v) for k, v in EX1.items()}
+    if config.quick:
+        p.update({k: v for k, v in EX1_QUICK.items() if k not in config.params})
+    Sx, Syx = exercise_problem()
+    tau = 1.0 / p["eta"]
+    a0 = p["a0"]
+    n_out, n_in = Syx.shape
+    t_grid = np.round(np.arange(0, p["t_max"] + 1e-9, p["dt"]), 12)
+    comps = []
+
+    # decoupled balanced initialisation: the flow reduces to the mode ODE
+    w_dec = decoupled_init(Syx, a0, [p["hidden"]], seed=config.seed)
+    ivp = integrate_dynamics(w_dec, Syx, Sx, tau, t_grid)
+    tr = track_modes(ivp.products, Syx)
+    s = tr.target
+    theory = mode_strength(t_grid[:, None], s[None], tau, a0, 2)
+    comps.append(compare("decoupled init, solve_ivp vs eq. (4), every time and mode",
+                         theory.ravel(), tr.singular_values.ravel(), np.zeros(theory.size),
+                         rel_allowance=0.01, bound=1.0,
+                         note="passes iff every relative error < 1%"))
+    # Euler dt = 0.1 reduces exactly to the Euler map of the mode ODE
+    eul = euler_dynamics(w_dec, Syx, Sx, tau, p["dt"], p["t_max"])
+    tre = track_modes(eul.products, Syx)
+    # per layer c (u = c^2): tau dc/dt = c (s - c^2), stepped by Euler like the matrices
+    c = np.full(s.shape, np.sqrt(a0))
+    euler_map = [c**2]
+    for _ in range(len(t_grid) - 1):
+        c = c + p["dt"] / tau * c * (s - c**2)
+        euler_map.append(c**2)
+    euler_map = np.array(euler_map)
+    comps.append(compare("decoupled init, Euler dt=0.1 vs Euler map of the mode ODE",
+                         euler_map.ravel(), tre.singular_values.ravel(),
+                         np.zeros(euler_map.size), rel_allowance=1e-9, bound=1.0,
+                         note="exact reduction of the matrix flow to modes"))
+    euler_err = float(np.max(np.abs(tre.singular_values - theory) / theory))
+
+    # random N(0, var) initialisation, replicas
+    R = p["replicas"]
+    seeds = np.random.SeedSequence(config.seed).spawn(R)
+    sv_hidden, sv_hidden_euler, proj_shallow, lags, sv0 = [], [], [], [], []
+    for ss in seeds:  # a handful of deterministic integrations, one per initialisation
+        w = random_init([n_in, p["hidden"], n_out], p["init_var"], seed=ss)
+        traj = integrate_dynamics(w, Syx, Sx, tau, t_grid)
+        trk = track_modes(traj.products, Syx)
+        sv_hidden.append(trk.singular_values)
+        sv_hidden_euler.append(track_modes(
+            euler_dynamics(w, Syx, Sx, tau, p["dt"], p["t_max"]).products, Syx).singular_values)
+        u0 = trk.singular_values[0]
+        sv0.append(u0)
+        th_matched = mode_strength(t_grid[:, None], s[None], tau, u0[None], 2)
+        lags.append(half_times(t_grid, trk.singular_values, s)
+                    - half_times(t_grid, th_matched, s))
+        ws = random_init([n_in, n_out], p["init_var"], seed=ss)
+        sh = integrate_dynamics(ws, Syx, Sx, tau, t_grid)
+        trs = track_modes(sh.products, Syx)
+        b0 = trs.projections[0]
+        th_b = mode_strength(t_grid[:, None], s[None], tau, np.nan_to_num(b0)[None], 1)
+        d = np.abs(trs.projections - th_b)[:, tr.distinct]
+        proj_shallow.append(float(np.max(d / np.abs(th_b[:, tr.distinct]))))
+    sv_hidden = np.array(sv_hidden)
+    lags = np.array(lags)
+    comps.append(compare("shallow net, random init: projections u^T W v vs eq. (5) with b0",
+                         np.zeros(R), np.array(proj_shallow), np.zeros(R), allowance=1e-6,
+                         bound=1.0, note="max relative error per replica (linear flow: exact)"))
+    dec_lag = half_times(t_grid, tr.singular_values, s) - half_times(t_grid, theory, s)
+    comps.append(compare("decoupled init: lag of half-learning time vs eq. (4)", np.zeros(s.size),
+                         dec_lag, np.zeros(s.size), allowance=p["dt"] * 1e-3, bound=1.0,
+                         note="zero lag (within 1e-3 of a grid step)"))
+    lag_mean, lag_sem = lags.mean(0), _sem(lags)
+    # half-times against the seed's a0 = 0.001 curve
+    seed_lag = half_times(t_grid, sv_hidden.transpose(1, 0, 2), s) \
+        - half_times(t_grid, theory, s)[None]
+    figures = []
+    if config.out_dir is not None and config.figures:
+        figures = _plot_ex1(t_grid, s, theory, tr, tre, sv_hidden, sv_hidden_euler, tau, a0,
+                            config.out_dir)
+    extra = {"target_singular_values": s.tolist(), "tau": tau,
+             "euler_dt_max_rel_err_vs_eq4": euler_err,
+             "random_init_lag_vs_matched_eq4": {"mean": lag_mean.tolist(),
+                                                "sem": lag_sem.tolist()},
+             "random_init_lag_vs_seed_a0": {"mean": np.nanmean(seed_lag, 0).tolist(),
+                                            "sem": _sem(seed_lag).tolist()},
+             "random_init_initial_singular_values": np.mean(sv0, 0).tolist(),
+             "decoupled_lag": dec_lag.tolist()}
+    return ExperimentResult("deep-linear-exercise1", tuple(comps), config.seed, tuple(figures),
+                            p, extra)
+
+
+def _plot_ex1(t, s, theory, tr, tre, sv_hidden, sv_euler, tau, a0, out_dir):
+    fig, axes = new_figure(3, 1)
+    ax = axes[0, 0]
+    for a in range(s.size):
+        theory_line(ax, t, theory[:, a], color=f"C{a}", label=f"eq. (4), s={s[a]:.3g}")
+        ax.plot(t[::5], tr.singular_values[::5, a], "o", color=f"C{a}", ms=3)
+        ax.plot(t[::5], tre.singular_values[::5, a], "x", color=f"C{a}", ms=3)
+        ax.axhline(s[a], color="0.7", lw=0.8, ls=":")
+    ax.set(xlabel="time t", ylabel=r"singular value $a_\alpha(t)$",
+           title="decoupled init: solve_ivp (o), Euler dt=0.1 (x)")
+    ax.legend(fontsize=7)
+    ax = axes[0, 1]
+    m, se = sv_hidden.mean(0), _sem(sv_hidden)
+    for a in range(s.size):
+        theory_line(ax, t, theory[:, a], color=f"C{a}")
+        simulation_points(ax, t[::5], m[::5, a], se[::5, a], color=f"C{a}",
+                          label="random init N(0,0.01)" if a == 0 else None)
+    ax.set(xlabel="time t", ylabel="singular value", title="one hidden layer, random init")
+    ax.legend(fontsize=7)
+    ax = axes[0, 2]
+    for a in range(s.size):
+        theory_line(ax, t, mode_strength(t, s[a], tau, a0, 1), color=f"C{a}",
+                    label=f"eq. (5), s={s[a]:.3g}")
+        theory_line(ax, t, theory[:, a], color=f"C{a}", ls="--")
+    ax.set(xlabel="time t", ylabel="mode strength",
+           title="shallow (eq. 5, solid) vs one hidden layer (eq. 4, dashed)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, out_dir, "deep_linear_exercise1")
+
+
+# ---------------------------------------------------------------------------------------
+# Exercise 2
+# ---------------------------------------------------------------------------------------
+
+EX2 = {"target_dim": 100, "tree_depth": 3, "branching": 2, "epsilon": 0.1, "lr": 0.5,
+       "epochs": 1000, "replicas": 8, "a0": 1e-3, "init_gain": 0.2, "data_seed": 2024}
+EX2_QUICK = {"epochs": 500, "replicas": 4}
+
+
+def _gain_init(sizes, gain, replicas, seed):
+    rngs = [np.random.default_rng(c) for c in as_seed_sequence(seed).spawn(replicas)]
+    return [np.stack([gain / np.sqrt(sizes[l]) * r.standard_normal((sizes[l + 1], sizes[l]))
+                      for r in rngs]) for l in range(len(sizes) - 1)]
+
+
+@register_experiment("deep-linear-exercise2", "seed 001 Exercise 2: DiffuseTree data, hidden "
+                     "[64,128,128], online SGD lr 0.5; linear and ReLU singular values vs the "
+                     "linear theory", EX2)
+def run_exercise2(config: RunConfig) -> ExperimentResult:
+    p = {k: config.param(k, v) for k, v in EX2.items()}
+    if config.quick:
+        p.update({k: v for k, v in EX2_QUICK.items() if k not in config.params})
+    sampler = DiffuseTreeSampler(p["target_dim"], p["tree_depth"], p["branching"], p["epsilon"])
+    X, Y = sampler.sample(p["data_seed"])
+    P, N = Y.shape
+    hidden = [64, 128, 128]
+    sizes = [P, *hidden, N]
+    D = len(hidden) + 1
+    Sx = X.T @ X / P
+    if not np.allclose(Sx * P, np.eye(P)):
+        raise AssertionError("one-hot items must give Sigma_x = I/P")
+    s = np.linalg.svd(Y.T, compute_uv=False)  # modes of P * Sigma_yx (time in epochs)
+    tau = N / (2 * p["lr"])  # epochs: online SGD on the MSE mean over N outputs
+    spec = tree_spectrum(p["tree_depth"], p["branching"], p["epsilon"], N)
+    R, E = p["replicas"], p["epochs"]
+    ss = np.random.SeedSequence(config.seed).spawn(4)
+    runs = {}
+    W_dec = [decoupled_init(Y.T, p["a0"], hidden, seed=c) for c in ss[0].spawn(R)]
+    W_dec = [np.stack([w[l] for w in W_dec]) for l in range(D)]
+    for name, act, W in (("linear, decoupled init", "linear", W_dec),
+                         ("linear, random init", "linear",
+                          _gain_init(sizes, p["init_gain"], R, ss[1])),
+                         ("ReLU, random init", "relu",
+                          _gain_init(sizes, p["init_gain"], R, ss[2]))):
+        net = BatchedDeepNetwork(P, hidden, N, replicas=R, activation=act, seed=ss[3],
+                                 weights=W)
+        rec = net.train(X, Y, epochs=E, lr=p["lr"], progress=config.progress)
+        # Sigma_yhat_x * P = Yhat^T: forward propagate the one-hot items
+        sv = np.linalg.svd(rec.outputs.transpose(0, 1, 3, 2), compute_uv=False)  # (E+1,R,P)
+        runs[name] = (rec, sv)
+    ep = runs["linear, decoupled init"][0].epochs.astype(float)
+    theory = mode_strength(ep[:, None], s[None], tau, p["a0"], D)
+    comps = []
+    extra = {"singular_values_target": s.tolist(),
+             "tree_theory_singular_values": (spec.singular_values * P).tolist(), "tau_epochs": tau}
+    t_theory = np.array([mode_learning_time(x, tau, p["a0"], x / 2, D) for x in s])
+    extra["half_time_theory"] = t_theory.tolist()
+    for name, (rec, sv) in runs.items():
+        final = sv[-1]
+        comps.append(compare(f"{name}: final singular values vs s", s, final.mean(0),
+                             _sem(final), rel_allowance=1e-3,
+                             note=f"epoch {E}; allowance 0.1% of s for the residual transient"))
+        ht = half_times(ep, sv, s)  # (R, P)
+        order = np.argsort(np.nanmean(ht, 0))
+        extra[name] = {"half_time_mean": np.nanmean(ht, 0).tolist(),
+                       "half_time_sem": _sem(ht).tolist(),
+                       "order_of_convergence": order.tolist(),
+                       "largest_first": bool(np.all(order == np.arange(P))),
+                       "lag_vs_theory_rel": (np.nanmean(ht, 0) / t_theory - 1).tolist(),
+                       "final_loss": rec.loss[-1].tolist()}
+    figures = []
+    if config.out_dir is not None and config.figures:
+        figures = _plot_ex2(ep, s, theory, runs, config.out_dir)
+    return ExperimentResult("deep-linear-exercise2", tuple(comps), config.seed, tuple(figures),
+                            p, extra)
+
+
+def _plot_ex2(ep, s, theory, runs, out_dir):
+    fig, axes = new_figure(3, 1)
+    for ax, (name, (_, sv)) in zip(axes[0], runs.items()):
+        m, se = sv.mean(1), _sem(sv, 1)
+        step = max(1, len(ep) // 60)
+        for a in range(s.size):
+            theory_line(ax, ep, theory[:, a], color=f"C{a}", lw=1)
+            simulation_points(ax, ep[::step], m[::step, a], se[::step, a], color=f"C{a}", ms=2)
+            ax.axhline(s[a], color="0.8", lw=0.6, ls=":")
+        ax.set(xlabel="epoch", ylabel=r"singular values of $\Sigma^{\hat yx}$", title=name)
+    fig.tight_layout()
+    return save_figure(fig, out_dir, "deep_linear_exercise2")
+
+
+# ---------------------------------------------------------------------------------------
+# depth scaling
+# ---------------------------------------------------------------------------------------
+
+DEPTH = {"depths": "1,2,3,4,5,6", "a0": 1e-3, "eta": 0.4, "hidden": 16, "points": 4000}
+DEPTH_QUICK = {"points": 1500}
+
+
+def _half_time_flow(weights, Syx, Sx, tau, t_max, points, U, Vt, s, distinct):
+    t = np.linspace(0, t_max, points)
+    traj = integrate_dynamics(weights, Syx, Sx, tau, t)
+    proj = np.einsum("ia,tij,ja->ta", U, traj.products, Vt.T)[:, distinct]
+    target = s[distinct]
+    # refine the grid crossing with one Newton step using the simulated velocity u^T dW/dt v
+    out = []
+    for a in range(target.size):
+        k = int(np.argmax(proj[:, a] >= target[a] / 2))
+        tk = t[k]
+        w = integrate_dynamics(weights, Syx, Sx, tau, np.array([0.0, tk])).final_weights \
+            if tk > 0 else weights
+        for _ in range(3):
+            rhs = flow_rhs(w, Syx, Sx, tau)
+            Wp = w[0]
+            dW = rhs[0]
+            for l in range(1, len(w)):  # d(W_L..W_1) = sum_l W_L..dW_l..W_1
+                dW = w[l] @ dW + rhs[l] @ Wp
+                Wp = w[l] @ Wp
+            u = U[:, distinct][:, a] @ Wp @ Vt.T[:, distinct][:, a]
+            du = U[:, distinct][:, a] @ dW @ Vt.T[:, distinct][:, a]
+            dt = (target[a] / 2 - u) / du
+            if abs(dt) < 1e-13 * max(tk, 1.0):
+                break
+            t_new = tk + dt
+            w = integrate_dynamics(weights, Syx, Sx, tau, np.array([0.0, t_new])).final_weights
+            tk = t_new
+        out.append(tk)
+    return np.array(out)
+
+
+@register_experiment("deep-linear-depth", "half-learning times of the full-matrix flow with "
+                     "decoupled small init, depths 1-6, vs mode_learning_time", DEPTH)
+def run_depth(config: RunConfig) -> ExperimentResult:
+    p = {k: config.param(k, v) for k, v in DEPTH.items()}
+    if config.quick:
+        p.update({k: v for k, v in DEPTH_QUICK.items() if k not in config.params})
+    depths = [int(d) for d in str(p["depths"]).split(",")]
+    Sx, Syx = exercise_problem()
+    tau = 1.0 / p["eta"]
+    U, s, Vt = np.linalg.svd(Syx, full_matrices=False)
+    distinct = track_modes(Syx[None], Syx).distinct
+    sim, theory = [], []
+    for D in depths:
+        th = np.array([mode_learning_time(x, tau, p["a0"], x / 2, D) for x in s[distinct]])
+        w = decoupled_init(Syx, p["a0"], [p["hidden"]] * (D - 1), seed=config.seed)
+        sim.append(_half_time_flow(w, Syx, Sx, tau, 1.5 * th.max(), p["points"], U, Vt, s,
+                                   distinct))
+        theory.append(th)
+    sim, theory = np.array(sim), np.array(theory)
+    comps = [compare("half-learning time of the full-matrix flow vs mode_learning_time",
+                     theory.ravel(), sim.ravel(), np.zeros(sim.size), rel_allowance=1e-6,
+                     bound=1.0, note="solve_ivp rtol 1e-10; relative agreement < 1e-6")]
+    figures = []
+    if config.out_dir is not None and config.figures:
+        fig, axes = new_figure(1, 1)
+        ax = axes[0, 0]
+        dd = np.linspace(1, max(depths), 100)
+        for a, x in enumerate(s[distinct]):
+            theory_line(ax, depths, theory[:, a], color=f"C{a}",
+                        label=f"mode_learning_time, s={x:.3g}")
+            ax.plot(depths, sim[:, a], "o", color=f"C{a}", label="full-matrix flow")
+        del dd
+        ax.set(xlabel="depth D (weight matrices)", ylabel="time to reach s/2", yscale="log",
+               title=f"depth scaling, decoupled init a0={p['a0']:g}")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        figures = save_figure(fig, config.out_dir, "deep_linear_depth")
+    extra = {"depths": depths, "modes": s[distinct].tolist(), "half_time_sim": sim.tolist(),
+             "half_time_theory": theory.tolist(),
+             "max_rel_err": float(np.max(np.abs(sim - theory) / theory))}
+    return ExperimentResult("deep-linear-depth", tuple(comps), config.seed, tuple(figures), p,
+                            extra)
