@@ -49,7 +49,9 @@ def lca_correlation(tree_depth: int, level: int) -> sp.Expr:
 
 
 def _n(tree_depth, branching, k):
-    return 1 if k == tree_depth else branching ** (tree_depth - k) - branching ** (tree_depth - k - 1)
+    if k == tree_depth:
+        return 1
+    return branching ** (tree_depth - k) - branching ** (tree_depth - k - 1)
 
 
 @lru_cache(maxsize=32)
@@ -99,7 +101,7 @@ def check_spectrum(tree_depth: int, branching: int) -> bool:
 
 
 def singular_values(tree_depth: int, branching: int) -> tuple[sp.Expr, ...]:
-    r"""Large-N singular values of :math:`\Sigma^{yx} = Y^\top/P`: :math:`\sqrt{N\lambda}/P`, per level."""
+    r"""Large-N singular values of :math:`\Sigma^{yx} = Y^\top/P`, one per level (sqrt(N lam)/P)."""
     P = branching**tree_depth
     return tuple(sp.sqrt(n_features * e) / P for e in level_eigenvalues(tree_depth, branching))
 

@@ -195,8 +195,9 @@ def _plot_ex1(t, s, theory, tr, tre, sv_hidden, sv_euler, tau, a0, out_dir):
 # ---------------------------------------------------------------------------------------
 
 EX2 = {"target_dim": 100, "tree_depth": 3, "branching": 2, "epsilon": 0.1, "lr": 0.5,
-       "epochs": 1000, "replicas": 8, "a0": 1e-3, "init_gain": 0.2, "data_seed": 2024}
-EX2_QUICK = {"epochs": 500, "replicas": 4}
+       "epochs": 1000, "replicas": 8, "a0": 1e-3, "init_gain": 0.2, "data_seed": 2024,
+       "small_lrs": "0.1,0.05", "small_lr_replicas": 4}
+EX2_QUICK = {"epochs": 500, "replicas": 4, "small_lrs": "0.2,0.1", "small_lr_replicas": 2}
 
 
 def _gain_init(sizes, gain, replicas, seed):
@@ -260,15 +261,47 @@ def run_exercise2(config: RunConfig) -> ExperimentResult:
                        "largest_first": bool(np.all(order == np.arange(P))),
                        "lag_vs_theory_rel": (np.nanmean(ht, 0) / t_theory - 1).tolist(),
                        "final_loss": rec.loss[-1].tolist()}
+    # finite learning rate: half-times (in units of tau) at two smaller rates, extrapolated
+    # linearly in lr to lr -> 0 (Richardson), against the continuous theory
+    lrs = sorted((float(v) for v in str(p["small_lrs"]).split(",")), reverse=True)
+    t_over_tau = {p["lr"]: (extra["linear, decoupled init"]["half_time_mean"],
+                            extra["linear, decoupled init"]["half_time_sem"])}
+    Rs = p["small_lr_replicas"]
+    for k, lr in enumerate(lrs):
+        tau_k = N / (2 * lr)
+        horizon = int(np.ceil(1.3 * t_theory.max() * tau_k / tau))
+        W = [decoupled_init(Y.T, p["a0"], hidden, seed=c)
+             for c in np.random.SeedSequence([config.seed, 7, k]).spawn(Rs)]
+        W = [np.stack([w[l] for w in W]) for l in range(D)]
+        net = BatchedDeepNetwork(P, hidden, N, replicas=Rs,
+                                 seed=np.random.SeedSequence([config.seed, 8, k]), weights=W)
+        rec = net.train(X, Y, epochs=horizon, lr=lr, progress=config.progress)
+        sv = np.linalg.svd(rec.outputs.transpose(0, 1, 3, 2), compute_uv=False)
+        ht = half_times(rec.epochs.astype(float), sv, s) * tau / tau_k  # in units of tau(0.5)
+        t_over_tau[lr] = (np.mean(ht, 0).tolist(), _sem(ht).tolist())
+    la, lb = lrs[0], lrs[1]
+    ma, sa = (np.array(v) for v in t_over_tau[la])
+    mb, sb = (np.array(v) for v in t_over_tau[lb])
+    extrap = (la * mb - lb * ma) / (la - lb)
+    extrap_sem = np.sqrt((la * sb) ** 2 + (lb * sa) ** 2) / (la - lb)
+    comps.append(compare(f"linear SGD half-times extrapolated to lr -> 0 (from lr {la:g}, {lb:g})"
+                         " vs mode_learning_time", t_theory, extrap, extrap_sem,
+                         rel_allowance=0.01, bound=3.0,
+                         note="Richardson (linear in lr); 1% allowance for the O(lr^2) rest"))
+    extra["finite_lr"] = {"half_times_in_tau_units_of_lr_0.5": {str(k): v for k, v in
+                                                                 t_over_tau.items()},
+                          "relative_lag": {str(k): (np.array(v[0]) / t_theory - 1).tolist()
+                                           for k, v in t_over_tau.items()},
+                          "extrapolated": extrap.tolist(), "extrapolated_sem": extrap_sem.tolist()}
     figures = []
     if config.out_dir is not None and config.figures:
-        figures = _plot_ex2(ep, s, theory, runs, config.out_dir)
+        figures = _plot_ex2(ep, s, theory, runs, config.out_dir, t_over_tau, t_theory)
     return ExperimentResult("deep-linear-exercise2", tuple(comps), config.seed, tuple(figures),
                             p, extra)
 
 
-def _plot_ex2(ep, s, theory, runs, out_dir):
-    fig, axes = new_figure(3, 1)
+def _plot_ex2(ep, s, theory, runs, out_dir, t_over_tau, t_theory):
+    fig, axes = new_figure(4, 1)
     for ax, (name, (_, sv)) in zip(axes[0], runs.items()):
         m, se = sv.mean(1), _sem(sv, 1)
         step = max(1, len(ep) // 60)
@@ -277,6 +310,16 @@ def _plot_ex2(ep, s, theory, runs, out_dir):
             simulation_points(ax, ep[::step], m[::step, a], se[::step, a], color=f"C{a}", ms=2)
             ax.axhline(s[a], color="0.8", lw=0.6, ls=":")
         ax.set(xlabel="epoch", ylabel=r"singular values of $\Sigma^{\hat yx}$", title=name)
+    ax = axes[0, 3]
+    lrs = sorted(t_over_tau)
+    for a in range(s.size):
+        m = np.array([t_over_tau[lr][0][a] for lr in lrs]) / t_theory[a]
+        e = np.array([t_over_tau[lr][1][a] for lr in lrs]) / t_theory[a]
+        simulation_points(ax, lrs, m, e, color=f"C{a}", ls="-", lw=0.8)
+    ax.axhline(1.0, color="k", lw=1, label="continuous theory")
+    ax.set(xlabel="learning rate", ylabel="half-time / theory", xlim=(0, None),
+           title="linear, decoupled: finite-lr lag")
+    ax.legend(fontsize=7)
     fig.tight_layout()
     return save_figure(fig, out_dir, "deep_linear_exercise2")
 
