@@ -117,9 +117,11 @@ def mode_strength(t, s, tau, a0, depth: int = 2) -> np.ndarray:
         raise ValueError("a0 must be in (0, s] for depth >= 3 (decay from above is only "
                          "available in closed form for depth 1 and 2)")
     if depth <= 2:
-        _, stable = _closed_form(depth)
-        with np.errstate(over="ignore"):
-            return np.asarray(stable(t, s, tau, a0), dtype=float) + 0.0 * t
+        # depth 1: eq. (5) as printed; depth 2: eq. (4) divided through by e^{2st/tau}
+        # (proven equal in theory.deep_linear.mode_solution_stable), which cannot overflow
+        seed_form, stable = _closed_form(depth)
+        f = seed_form if depth == 1 else stable
+        return np.asarray(f(t, s, tau, a0), dtype=float) + 0.0 * t
     return _invert(t, s, tau, a0, depth)
 
 
