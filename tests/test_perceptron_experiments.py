@@ -1,0 +1,124 @@
+"""``learndyn validate perceptron-* --quick`` and the qualitative findings of seed 002.
+
+Non-slow: the learning-curve, learning-time and digits experiments in quick mode (comparisons
+pass, PNG written); the paper's qualitative findings on cheap simulations of the exact reduced
+chain: SL learns faster with more isotropic noise and RL does not; noise along mu slows
+learning; forgetting is roughly exponential in the number of tasks and faster at higher noise.
+Slow: the flow-field, covariance and forgetting experiments in quick mode.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from numerics.perceptron import alignment_time, anisotropic_covariance
+from validate.experiments.perceptron import (
+    FG_DEFAULTS,
+    alignment_of_mean,
+    frame_ensemble,
+    problem,
+    simulate_forgetting,
+)
+from validate.registry import RunConfig, experiments, run_experiment
+
+NAMES = ["perceptron-learning-curves", "perceptron-flow-field", "perceptron-learning-time",
+         "perceptron-covariance", "perceptron-digits", "perceptron-forgetting"]
+
+
+def test_registered():
+    assert set(NAMES) <= set(experiments())
+
+
+def _run_quick(name, tmp_path):
+    res = run_experiment(name, RunConfig(quick=True, out_dir=Path(tmp_path), seed=0))
+    assert res.comparisons
+    for c in res.comparisons:
+        assert c.passed, c.summary()
+    assert res.figures and all(Path(f).exists() and f.endswith(".png") for f in res.figures)
+    assert (Path(tmp_path) / "report.json").exists()
+    return res
+
+
+def test_learning_curves_quick(tmp_path):
+    _run_quick("perceptron-learning-curves", tmp_path)
+
+
+def test_learning_time_quick(tmp_path):
+    res = _run_quick("perceptron-learning-time", tmp_path)
+    sl = np.array(res.extra["t80_vs_sigma_sl"]["t"])
+    rl = np.array(res.extra["t80_vs_sigma_rl"]["t"])
+    assert np.all(np.diff(sl) < 0)  # SL: more isotropic noise, faster learning (Fig 3A)
+    assert rl[-1] > rl[0]  # RL: not faster with noise (here slower)
+    for rule in ("sl", "rl"):  # noise shifted along mu slows learning (Fig 3C)
+        assert np.all(np.diff(res.extra[f"t80_vs_eps_{rule}"]["t"]) > 0)
+
+
+def test_digits_quick(tmp_path):
+    pytest.importorskip("sklearn")
+    res = _run_quick("perceptron-digits", tmp_path)
+    assert res.extra["final_test_accuracy_sim"] > 0.95
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["perceptron-flow-field", "perceptron-covariance",
+                                  "perceptron-forgetting"])
+def test_heavier_experiments_quick(name, tmp_path):
+    res = _run_quick(name, tmp_path)
+    if name == "perceptron-covariance":
+        d = res.extra["decay_ratio"]
+        for rule in ("sl", "rl"):  # tr Cov decays, faster with more noise (Fig 4)
+            assert d[f"{rule}_sigma0.6"] < d[f"{rule}_sigma0.3"] < 0.5
+    if name == "perceptron-forgetting":
+        for rule in ("sl", "rl"):
+            lo, hi = res.extra[f"{rule}_sigma0.5"], res.extra[f"{rule}_sigma2"]
+            assert hi["rate_theory"] > lo["rate_theory"]
+            assert lo["r2_sim"] > 0.95 and lo["r2_theory"] > 0.99
+
+
+def _alignment_at(rule, sigma, t, sigma_par=None, replicas=200, seed=0):
+    from numerics.sim.perceptron import ReducedPerceptronRule
+
+    mu, w0 = problem(10, -0.2, 0.5)
+    red = ReducedPerceptronRule.isotropic(rule, mu, sigma, sigma_par=sigma_par, lr=1e-3,
+                                          extra=(w0,))
+    n = int(round(t / 1e-3))
+    ens = frame_ensemble(red, w0, n, replicas=replicas, seed=seed, record_steps=[n])
+    A, se = alignment_of_mean(ens.mean[-1:], ens.cov[-1:], replicas, red.coordinates(mu))
+    return A[0], se[0]
+
+
+def test_simulated_noise_effect_on_learning_speed():
+    """At t = 1.2: SL is further along with sigma = 2 than 0.25; RL is not (seed Fig 3A)."""
+    a_lo, s_lo = _alignment_at("sl", 0.25, 1.2)
+    a_hi, s_hi = _alignment_at("sl", 2.0, 1.2, seed=1)
+    assert a_hi - a_lo > 5 * np.hypot(s_lo, s_hi)
+    r_lo, e_lo = _alignment_at("rl", 0.25, 1.2, seed=2)
+    r_hi, e_hi = _alignment_at("rl", 2.0, 1.2, seed=3)
+    assert r_lo - r_hi > 3 * np.hypot(e_lo, e_hi)
+
+
+def test_simulated_anisotropy_slows_learning():
+    """Noise along mu (eps = +0.6) learns slower than orthogonal noise (eps = -0.6), both rules
+    (seed Fig 3C); the theory's 80% times agree in order."""
+    for k, (rule, t) in enumerate((("sl", 1.5), ("rl", 1.9))):
+        a_par, s_par = _alignment_at(rule, np.sqrt(0.4), t, sigma_par=np.sqrt(1.6), seed=10 + k)
+        a_perp, s_perp = _alignment_at(rule, np.sqrt(1.6), t, sigma_par=np.sqrt(0.4),
+                                       seed=20 + k)
+        assert a_perp - a_par > 3 * np.hypot(s_par, s_perp)
+        t_par = alignment_time(rule, [1, 0], anisotropic_covariance([1, 0], 0.6), [-0.2, 0.5])
+        t_perp = alignment_time(rule, [1, 0], anisotropic_covariance([1, 0], -0.6), [-0.2, 0.5])
+        assert t_par > t_perp
+
+
+def test_simulated_forgetting_exponential_and_faster_with_noise():
+    """SL forgetting curves (N = 500, reduced chain): exponential in the task index (R^2 of
+    the log-linear fit > 0.95) and faster at sigma = 2 than at 0.5, in simulation and theory."""
+    p = dict(FG_DEFAULTS, lr=1e-3, tasks=6, replicas=80)
+    lo = simulate_forgetting("sl", 0.5, p, np.random.SeedSequence(1))
+    hi = simulate_forgetting("sl", 2.0, p, np.random.SeedSequence(2))
+    assert lo["r2_sim"] > 0.95 and hi["r2_sim"] > 0.95
+    assert hi["rate_sim"] > 1.3 * lo["rate_sim"]
+    assert hi["rate_theory"] > 1.3 * lo["rate_theory"]
+    # each task forgets: the alignment with task 0 falls task after task (beyond the noise)
+    assert np.all(np.diff(lo["sim"]) < 0)
