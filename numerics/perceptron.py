@@ -104,14 +104,49 @@ class _Class:
         return v @ self.Sigma  # Sigma symmetric
 
 
+_LARGE = 512  # above this N, check positive semidefiniteness by Cholesky, not eigvalsh
+
+
+def _as_large_covariance(Sigma, name: str, rtol: float = 1e-10) -> np.ndarray:
+    """PSD check for large N at a fraction of eigvalsh's cost, same tolerance as
+    :func:`numerics.checks.as_covariance`: S + rtol*scale*N*I must admit a Cholesky factor."""
+    S = np.asarray(Sigma, dtype=float)
+    if S.ndim != 2 or S.shape[0] != S.shape[1]:
+        raise ValueError(f"{name} must be a square matrix, got shape {S.shape}")
+    if not np.isfinite(S).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    scale = max(float(np.abs(S).max()), 1e-300)
+    diag = np.diagonal(S)
+    if np.count_nonzero(S) == np.count_nonzero(diag):  # diagonal: O(N) check
+        if np.min(diag) < -rtol * scale * S.shape[0]:
+            raise ValueError(f"{name} must be positive semidefinite "
+                             f"(smallest eigenvalue {np.min(diag):.3g})")
+        return S
+    asym = float(np.abs(S - S.T).max())
+    if asym > rtol * scale:
+        raise ValueError(f"{name} must be symmetric (max |{name} - {name}^T| = {asym:.3g})")
+    if asym > 0:
+        S = 0.5 * (S + S.T)
+    try:
+        with _single_thread_blas():
+            np.linalg.cholesky(S + rtol * scale * S.shape[0] * np.eye(S.shape[0]))
+    except np.linalg.LinAlgError:
+        raise ValueError(f"{name} must be positive semidefinite (Cholesky failed)") from None
+    return S
+
+
 def _make_class(mu, Sigma, n: int | None, mu_name: str, sigma_name: str) -> _Class:
     mu = as_vector(mu, mu_name, n)
-    S = as_covariance(Sigma, sigma_name)
+    if np.ndim(Sigma) == 2 and np.shape(Sigma)[0] > _LARGE:
+        S = _as_large_covariance(Sigma, sigma_name)
+    else:
+        S = as_covariance(Sigma, sigma_name)
     if S.shape[0] != mu.size:
         raise ValueError(f"{sigma_name} must be {mu.size}x{mu.size} to match {mu_name} "
                          f"(dimension mismatch), got {S.shape}")
-    d = S[0, 0]
-    iso = float(d) if np.array_equal(S, d * np.eye(mu.size)) else None
+    diag = np.diagonal(S)
+    is_diag = np.count_nonzero(S) == np.count_nonzero(diag)
+    iso = float(diag[0]) if is_diag and np.all(diag == diag[0]) else None
     return _Class(mu, S, iso)
 
 
@@ -151,8 +186,10 @@ def _check_w(w, n: int, name: str = "w") -> np.ndarray:
 
 def _drift(model: _Model, w: np.ndarray) -> np.ndarray:
     out = -model.lam * w
+    p = None
     for y, cl in ((1, model.pos), (-1, model.neg)):
-        p = cl.times(w)
+        if p is None or cl.Sigma is not model.pos.Sigma:
+            p = cl.times(w)
         a = _K * (w @ cl.mu)
         c = _K**2 * np.sum(w * p, axis=-1)
         f, per = _g(model.rule, y, 1)
@@ -298,12 +335,17 @@ class MomentFlow:
 
 
 def _moment_rhs(model: _Model, m: np.ndarray, C: np.ndarray, correction: float):
-    """(dm/dt, J C) at mean m and covariance C (matrix-vector assembly, module docstring)."""
+    """(dm/dt, dC/dt) at mean m and covariance C (matrix-vector assembly, module docstring).
+
+    dC/dt = JC + (JC)^T is assembled as s*C + [sum_y k g2_y/2 Sigma_y C + transpose] + a
+    rank-8 term, each N x N array touched once.
+    """
     dm = -model.lam * m
-    JC = -model.lam * C
+    scal = -2.0 * model.lam  # coefficient of C in dC/dt
     shared = model.pos.Sigma is model.neg.Sigma
+    sigma_c = None  # sum_y (k g2_y / 2) Sigma_y C, for non-isotropic Sigma
     g2_sum = 0.0
-    left, right = [], []  # the rank-4 part of JC is sum_j left_j right_j^T
+    left, right = [], []  # the low-rank part of JC is sum_j left_j right_j^T
     for y, cl in ((1, model.pos), (-1, model.neg)):
         f, _ = _g(model.rule, y, 2)
         p = cl.times(m)
@@ -315,7 +357,7 @@ def _moment_rhs(model: _Model, m: np.ndarray, C: np.ndarray, correction: float):
         aCa = _K**2 * (cl.mu @ Cmu)
         aCc = 2 * _K**3 * (cl.mu @ Cp)
         cCc = 4 * _K**4 * (p @ Cp)
-        tr_SC = cl.iso * np.trace(C) if cl.iso is not None else float(np.sum(cl.Sigma * C))
+        tr_SC = cl.iso * np.trace(C) if cl.iso is not None else float(np.vdot(cl.Sigma, C))
         q1 = g1aa * aCa + 2 * g1ac * aCc + g1cc * cCc + 2 * _K**2 * g1c * tr_SC
         q2 = g2aa * aCa + 2 * g2ac * aCc + g2cc * cCc + 2 * _K**2 * g2c * tr_SC
         C_dg1 = _K * g1a * Cmu + 2 * _K**2 * g1c * Cp
@@ -324,16 +366,24 @@ def _moment_rhs(model: _Model, m: np.ndarray, C: np.ndarray, correction: float):
         dm = dm + 0.5 * (cl.mu * g1 + _K * g2 * p + correction * hess)
         left += [cl.mu, p]
         right += [0.5 * C_dg1, 0.5 * _K * C_dg2]
-        if shared:
+        if cl.iso is not None:
+            scal += _K * g2 * cl.iso
+        elif shared:
             g2_sum += g2
         else:
-            JC = JC + 0.5 * _K * g2 * cl.times(C)
-    if shared:
-        JC = JC + 0.5 * _K * g2_sum * model.pos.times(C)
-    # einsum, not BLAS gemm: a rank-4 product is memory bound and OpenBLAS threads only add
-    # contention on a busy machine.
-    JC += np.einsum("ik,kj->ij", np.stack(left, axis=1), np.stack(right, axis=0))
-    return dm, JC
+            term = 0.5 * _K * g2 * (cl.Sigma @ C)
+            sigma_c = term if sigma_c is None else sigma_c + term
+    if shared and model.pos.iso is None:
+        sigma_c = (0.5 * _K * g2_sum) * (model.pos.Sigma @ C)
+    # low rank: JC_lr + JC_lr^T = [L, R][R, L]^T (a rank-8 gemm; the integrators run it with
+    # single-threaded BLAS, see _single_thread_blas).
+    L, R = np.stack(left, axis=1), np.stack(right, axis=1)
+    dC = np.hstack([L, R]) @ np.hstack([R, L]).T
+    dC += scal * C
+    if sigma_c is not None:
+        dC += sigma_c
+        dC += sigma_c.T
+    return dm, dC
 
 
 def moment_flow(rule: str, mu, Sigma, w0, C0, t_eval, lam: float = 0.0,
@@ -364,8 +414,8 @@ def moment_flow(rule: str, mu, Sigma, w0, C0, t_eval, lam: float = 0.0,
     def rhs(t, y):
         m = y[:n]
         C = y[n:].reshape(n, n)
-        dm, JC = _moment_rhs(model, m, C, corr)
-        return np.concatenate([dm, (JC + JC.T).ravel()])
+        dm, dC = _moment_rhs(model, m, C, corr)
+        return np.concatenate([dm, dC.ravel()])
 
     y0 = np.concatenate([w0, C0.ravel()])
     T = t_eval.size

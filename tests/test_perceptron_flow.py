@@ -81,3 +81,132 @@ def test_moment_flow_shapes():
     assert mf.trace_cov[0] == pytest.approx(0.4)
     assert np.all(np.diff(mf.trace_cov) < 0)
     assert anisotropic_covariance(mu, 0.5).shape == (4, 4)
+
+
+# ------------------------------------------------------------- moment ODE vs generic engine
+
+
+@pytest.mark.parametrize("rule", ["sl", "rl"])
+@pytest.mark.parametrize("correction", [0.5, 1.0])
+def test_moment_rhs_equals_generic_kramers_moyal_engine(rule, correction):
+    """The matrix-vector assembly equals theory.moments.derive_moments applied to the
+    symbolic drift (N = 2, general two-class task), i.e. eqs. (10)-(11) term by term."""
+    import sympy as sp
+
+    from numerics.compile import compile_rhs
+    from numerics.perceptron import _model, _moment_rhs
+    from theory.moments import derive_moments
+    from theory.perceptron import drift_vector
+
+    rng = np.random.default_rng(7)
+    mp, mm = rng.normal(size=2), rng.normal(size=2)
+    A, B = rng.normal(size=(2, 2)), rng.normal(size=(2, 2))
+    Sp, Sm = A @ A.T / 2, B @ B.T / 2 + 0.2 * np.eye(2)
+    lam = 0.3
+    w = sp.symbols("w0:2", real=True)
+
+    def mat(M):
+        return sp.Matrix(M.shape[0], M.shape[1], [sp.Float(v, 30) for v in M.ravel()])
+
+    F = drift_vector(rule, w, mat(mp[:, None]), mat(Sp), mat(mm[:, None]), mat(Sm),
+                     sp.Float(lam, 30))
+    system = derive_moments(F, w, correction=sp.Float(correction, 30))
+    rhs, state, params = compile_rhs(system)
+    assert params == ()
+    m = rng.normal(size=2)
+    G = rng.normal(size=(2, 2))
+    C = 0.3 * G @ G.T
+    y = np.array([m[0], m[1], C[0, 0], C[0, 1], C[1, 1]])
+    ref = rhs(0.0, y)
+    model = _model(rule, mp, Sp, mm, Sm, lam)
+    dm, dC = _moment_rhs(model, m, C, correction)
+    got = np.array([dm[0], dm[1], dC[0, 0], dC[0, 1], dC[1, 1]])
+    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
+
+
+def test_trace_rate_at_zero_noise_is_corrected_eq27():
+    """d tr C/dt at sigma = 0 from the moment ODE equals
+    -(1/2) exp(-pi (mu.w)^2/16) mu^T C mu - 2 lam tr C (not the seed's printed 1/4)."""
+    from numerics.perceptron import _model, _moment_rhs
+
+    rng, mu, _ = _task(n=6, seed=3)
+    mu = 1.3 * mu
+    lam = 0.2
+    model = _model("sl", mu, np.zeros((6, 6)), None, None, lam)
+    for _ in range(5):
+        m = rng.normal(size=6)
+        G = rng.normal(size=(6, 6))
+        C = G @ G.T / 6
+        _, dC = _moment_rhs(model, m, C, 0.5)
+        rate = np.trace(dC)
+        expected = -0.5 * np.exp(-np.pi * (mu @ m) ** 2 / 16) * mu @ C @ mu - 2 * lam * np.trace(C)
+        assert rate == pytest.approx(expected, rel=1e-12)
+
+
+# ------------------------------------------------------------------ qualitative findings
+
+
+def _fig3_setup(n=10, seed=0):
+    rng = np.random.default_rng(seed)
+    mu = np.zeros(n)
+    mu[0] = 1.0
+    return mu, rng.normal(size=n) / np.sqrt(n)  # |w0| ~ 1, alignment ~ -0.2
+
+
+def test_noise_speeds_sl_but_not_rl():
+    """Seed Fig. 3A: time to 80% alignment falls with isotropic sigma for SL, not for RL."""
+    mu, w0 = _fig3_setup()
+    sigmas = (0.1, 0.5, 1.0, 1.5, 2.0)
+    t_sl = [alignment_time("sl", mu, s**2 * np.eye(10), w0) for s in sigmas]
+    t_rl = [alignment_time("rl", mu, s**2 * np.eye(10), w0) for s in sigmas]
+    assert np.all(np.diff(t_sl) < 0), t_sl
+    assert t_sl[-1] < 0.5 * t_sl[0]
+    assert not np.any(np.diff(t_rl) < 0), t_rl  # RL: noise does not speed learning here
+
+
+def test_noise_along_mu_slows_orthogonal_noise_speeds_both_rules():
+    """Seed Fig. 3C: sigma_par^2 = 1 + eps, sigma_perp^2 = 1 - eps."""
+    mu, w0 = _fig3_setup()
+    eps = (-0.8, -0.4, 0.0, 0.4, 0.8)
+    for rule in ("sl", "rl"):
+        t = [alignment_time(rule, mu, anisotropic_covariance(mu, e), w0) for e in eps]
+        assert np.all(np.diff(t) > 0), (rule, t)
+
+
+def test_trace_covariance_decays_faster_with_more_noise():
+    """Seed Fig. 4 (lam = 0.1): tr Cov(w) decays monotonically, faster for larger sigma."""
+    mu, w0 = _fig3_setup()
+    t = np.linspace(0, 10, 6)
+    for rule in ("sl", "rl"):
+        traces = []
+        for s in (0.1, 0.5, 1.0):
+            mf = moment_flow(rule, mu, s**2 * np.eye(10), w0, 0.1 * np.eye(10), t, lam=0.1)
+            assert np.all(np.diff(mf.trace_cov) < 0)
+            traces.append(mf.trace_cov[1:])
+        assert np.all(traces[1] < traces[0]) and np.all(traces[2] < traces[1]), rule
+
+
+def test_mean_flow_converges_to_asymptotic_norm():
+    mu = np.array([0.0, 1.0, 0.0])
+    for rule, sigma, lam in (("sl", 1.0, 0.0), ("rl", 0.5, 0.5), ("sl", 0.0, 0.5)):
+        traj = mean_flow(rule, mu, sigma**2 * np.eye(3), [0.3, -0.2, 0.1], [300.0], lam=lam)
+        w = traj.y[:, -1]
+        assert alignment(mu, w) == pytest.approx(1.0, abs=1e-6)
+        assert np.linalg.norm(w) == pytest.approx(asymptotic_norm(rule, sigma, lam), rel=1e-4)
+
+
+def test_mean_flow_is_fast_at_64x64():
+    """N = 4096 (64 x 64 images) with an isotropic and a general covariance."""
+    import time
+
+    rng = np.random.default_rng(1)
+    n = 4096
+    mu = rng.normal(size=n) / np.sqrt(n)
+    w0 = rng.normal(size=n) / np.sqrt(n)
+    start = time.perf_counter()
+    t_iso = alignment_time("sl", mu, 0.5 * np.eye(n), w0, t_max=200.0)
+    G = rng.normal(size=(n, 64)) / 8
+    traj = mean_flow("rl", mu, 0.3 * np.eye(n) + G @ G.T / 8, w0, [0.0, 5.0], lam=0.1)
+    elapsed = time.perf_counter() - start
+    assert np.isfinite(t_iso) and traj.y.shape == (n, 2)
+    assert elapsed < 30.0

@@ -147,6 +147,7 @@ def class_scalars(rule: str) -> ClassScalars:
     return ClassScalars(rule, a, c, g1, g2)
 
 
+
 def scalar_derivatives(rule: str, order: int = 2) -> tuple[tuple[sp.Symbol, sp.Symbol], list]:
     r"""``((a, c), exprs)`` with, for y in (+1, -1), for g in (g1, g2):
     :math:`[g, g_a, g_c]` (order 1) or :math:`[g, g_a, g_c, g_{aa}, g_{ac}, g_{cc}]` (order 2)."""
@@ -288,6 +289,11 @@ def fixed_point_function(rule: str) -> tuple[tuple[sp.Symbol, ...], sp.Expr]:
     s2 = sp.Symbol("sigma2", nonnegative=True)
     sub = {rf.P: r * sp.sqrt(rf.M2), rf.W: r**2, rf.s_par: s2, rf.s_perp: s2}
     R = sp.simplify(rf.dW.subs(sub) / (2 * r))
+    if rule == "sl":
+        # SL's radial drift holds 1/2 - erf(x)/2 with x = h/sqrt(2) > 0; the exact rewrite
+        # erf = 1 - erfc keeps it accurate in the tail (small sigma, large |w*|), where the
+        # erf form cancels to 0.  (RL's erf has a small argument there: left as is.)
+        R = sp.expand(R.xreplace({e: 1 - sp.erfc(e.args[0]) for e in R.atoms(sp.erf)}))
     return (r, s2, rf.lam, rf.M2), R
 
 
