@@ -83,15 +83,19 @@ def update_factor(rule: str, s, y, u, sigmoid_name: str = "erf",
     :math:`B = y(2\phi(s)-1)` (``baseline="expected"``) or 0 (``"none"``).
     """
     rule = _check_rule(rule)
+    baseline = _check_choice(baseline, "baseline", BASELINES)
     p = sigmoid(sigmoid_name, s)
-    y = np.asarray(y, dtype=float)
+    return _factor(rule, p, np.asarray(y, dtype=float), np.asarray(u), baseline == "expected")
+
+
+def _factor(rule: str, p: np.ndarray, y: np.ndarray, u: np.ndarray, expected: bool):
+    """:func:`update_factor` given the sigmoid value ``p = phi(s)`` (no argument checks)."""
     if rule == "sl":
         return 0.5 * (y + 1.0) - p
-    baseline = _check_choice(baseline, "baseline", BASELINES)
-    up = np.asarray(u) < p
+    up = u < p
     yhat = np.where(up, 1.0, -1.0)
     other = np.where(up, 1.0 - p, p)  # phi(-yhat s), phi symmetric: phi(-z) = 1 - phi(z)
-    delta = y * yhat - (y * (2.0 * p - 1.0) if baseline == "expected" else 0.0)
+    delta = y * yhat - y * (2.0 * p - 1.0) if expected else y * yhat
     return yhat * delta * other
 
 
@@ -116,9 +120,11 @@ class _PerceptronBase(OnlineRule):
             raise ValueError(f"lr * lam must be < 2 for a stable weight decay, got "
                              f"{self.lr * self.lam}")
         self._decay = 1.0 - self.lr * self.lam
+        self._expected = self.baseline == "expected"
+        self._phi = (lambda z: ndtr(_K * z)) if self.sigmoid == "erf" else expit
 
     def _G(self, s, y, u):
-        return update_factor(self.rule, s, y, u, self.sigmoid, self.baseline)
+        return _factor(self.rule, self._phi(s), y, u, self._expected)
 
 
 class PerceptronRule(_PerceptronBase):
@@ -302,6 +308,8 @@ class ReducedPerceptronRule(_PerceptronBase):
             raise ValueError(f"S must be {self.K}x{self.K} (the frame size), got {S.shape}")
         self.S = S
         self._LS = _sqrt_psd(S)
+        self._iso = _isotropic_sd(S)
+        self._symmetric = np.array_equal(self._m_neg, -self._m_pos)
         self.dof = self.n - self.K - 1
         self.dim = self.K + 1
         self.noise_dim = self.K + 4
@@ -370,19 +378,23 @@ class ReducedPerceptronRule(_PerceptronBase):
 
     def step(self, w: np.ndarray, noise: np.ndarray) -> np.ndarray:
         K = self.K
-        y = np.where(noise[:, 0] < 0.5, 1.0, -1.0)
-        xU = noise[:, 1:K + 1] @ self._LS
-        xU += np.where(y[:, None] > 0, self._m_pos, self._m_neg)
-        xe = self.sigma_perp * noise[:, K + 1]
+        z = np.ascontiguousarray(noise.T)  # (K + 4, R): contiguous rows
+        y = np.where(z[0] < 0.5, 1.0, -1.0)
+        xU = self._LS @ z[1:K + 1] if self._iso is None else self._iso * z[1:K + 1]  # (K, R)
+        if self._symmetric:
+            xU += self._m_pos[:, None] * y
+        else:
+            xU += np.where(y > 0, self._m_pos[:, None], self._m_neg[:, None])
+        xe = self.sigma_perp * z[K + 1]
         c = w[:, :K]
         q = w[:, K]
-        s = np.einsum("rk,rk->r", c, xU) + q * xe
-        g = self.lr * self._G(s, y, noise[:, K + 3])
+        s = np.einsum("rk,kr->r", c, xU) + q * xe
+        g = self.lr * self._G(s, y, z[K + 3])
         qn = self._decay * q + g * xe
         if self._decay != 1.0:
             c *= self._decay
-        c += g[:, None] * xU
-        w[:, K] = np.sqrt(qn * qn + (g * self.sigma_perp) ** 2 * noise[:, K + 2])
+        c += (g * xU).T
+        w[:, K] = np.sqrt(qn * qn + (g * self.sigma_perp) ** 2 * z[K + 2])
         return w
 
 
