@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numerics.perceptron import alignment_time, anisotropic_covariance
+from numerics.perceptron import alignment, alignment_time, anisotropic_covariance, mean_flow
+from validate.compare import compare
 from validate.experiments.perceptron import (
     FG_DEFAULTS,
     alignment_of_mean,
@@ -42,16 +43,12 @@ def _run_quick(name, tmp_path):
 
 def test_learning_curves_quick(tmp_path):
     """Quick run passes; the same data reject a factor-2-wrong drift (the flow at 2t)."""
-    from numerics.perceptron import alignment, mean_flow
-
     res = _run_quick("perceptron-learning-curves", tmp_path)
     assert len(res.comparisons) == 4
     for c in res.comparisons:
         rule = "sl" if ", SL," in c.name else "rl"
         sigma = float(c.name.split("sigma=")[1])
         wrong = mean_flow(rule, [1.0, 0.0], sigma**2 * np.eye(2), [-0.2, 0.5], 2 * c.x)
-        from validate.compare import compare
-
         bad = compare("2x drift", alignment([1.0, 0.0], wrong.y.T), c.mean, c.sem)
         assert not bad.passed, (c.name, bad.max_abs_z)
 
