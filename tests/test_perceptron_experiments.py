@@ -131,3 +131,24 @@ def test_simulated_forgetting_exponential_and_faster_with_noise():
     assert hi["rate_theory"] > 1.3 * lo["rate_theory"]
     # each task forgets: the alignment with task 0 falls task after task (beyond the noise)
     assert np.all(np.diff(lo["sim"]) < 0)
+
+
+def test_digits_experiment_reads_idx_files(tmp_path):
+    """``--param idx_images=... idx_labels=...`` runs Fig 5 on user IDX files (here: small
+    synthetic 5x5 'digits' 0 and 1 written by the test, plus a class 7 that is dropped)."""
+    from numerics.datasets import write_idx
+
+    rng = np.random.default_rng(0)
+    labels = rng.choice([0, 1, 7], size=300).astype(np.uint8)
+    proto = {0: rng.uniform(40, 200, 25), 1: rng.uniform(40, 200, 25), 7: np.full(25, 128.0)}
+    imgs = np.stack([proto[int(c)] + 25 * rng.standard_normal(25) for c in labels])
+    imgs = np.clip(np.rint(imgs), 0, 255).astype(np.uint8).reshape(-1, 5, 5)
+    pi = write_idx(tmp_path / "imgs-idx3-ubyte.gz", imgs)
+    pl = write_idx(tmp_path / "labs-idx1-ubyte.gz", labels)
+    res = run_experiment("perceptron-digits", RunConfig(
+        quick=True, seed=0, figures=False,
+        params={"idx_images": str(pi), "idx_labels": str(pl)}))
+    assert res.extra["data"]["dim"] == 25
+    assert res.extra["n_train"] + res.extra["n_test"] == int(np.sum(labels != 7))
+    for c in res.comparisons:
+        assert c.passed, c.summary()
