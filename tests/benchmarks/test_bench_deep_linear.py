@@ -1,0 +1,132 @@
+"""Exercise 2 workload (seed 001): online SGD, one item per step, hidden [64, 128, 128].
+
+learndyn's NumPy network against the same network and loop in PyTorch (CPU, float64,
+``nn.Linear(bias=False)``, ``nn.MSELoss()``, ``optim.SGD(lr=0.5)``, per-epoch shuffling), and
+the batched-seed variant against running the seeds one by one.
+
+Run: pytest -m bench tests/benchmarks/test_bench_deep_linear.py -s
+Needs the ``bench`` extra (torch); skipped without it.
+"""
+
+import time
+
+import numpy as np
+import pytest
+
+from numerics.diffuse_tree import DiffuseTreeSampler
+from numerics.sim.deep_network import BatchedDeepNetwork, DeepNetwork
+
+pytestmark = pytest.mark.bench
+HIDDEN = [64, 128, 128]
+LR = 0.5
+
+
+def _data():
+    return DiffuseTreeSampler(100, 3, 2, 0.1).sample(2024)
+
+
+def _torch():
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)  # tiny matrices: threads only add overhead (and this is fairer)
+    return torch
+
+
+def _torch_net(torch, weights, activation):
+    sizes = [weights[0].shape[1]] + [w.shape[0] for w in weights]
+    layers = []
+    for l, w in enumerate(weights):
+        lin = torch.nn.Linear(sizes[l], sizes[l + 1], bias=False).double()
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(w))
+        layers.append(lin)
+        if activation == "relu" and l < len(weights) - 1:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+def _torch_train(torch, net, X, Y, orders):
+    """The seed's linear_net_learning loop: shuffle, forward one item, MSE, zero_grad,
+    backward, step; the outputs on all items are recorded after every epoch."""
+    opt = torch.optim.SGD(net.parameters(), lr=LR)
+    loss_fn = torch.nn.MSELoss()
+    Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
+    outs = []
+    for order in orders:
+        for i in order.tolist():
+            opt.zero_grad()
+            loss = loss_fn(net(Xt[i]), Yt[i])
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            outs.append(net(Xt).numpy().copy())
+    return np.array(outs)
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu"])
+def test_same_trajectory_as_torch(activation):
+    torch = _torch()
+    X, Y = _data()
+    net = DeepNetwork(8, HIDDEN, 100, activation=activation, seed=3)
+    tnet = _torch_net(torch, net.weights, activation)
+    # learndyn draws its own orders; replay exactly those orders in torch
+    rng_state = net.order_rng.bit_generator.state
+    orders = [net.order_rng.permutation(8) for _ in range(30)]
+    net.order_rng.bit_generator.state = rng_state
+    rec = net.train(X, Y, epochs=30, lr=LR)
+    touts = _torch_train(torch, tnet, X, Y, orders)
+    np.testing.assert_allclose(rec.outputs[1:], touts, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu"])
+def test_learndyn_vs_torch_per_epoch(benchmark, activation):
+    torch = _torch()
+    X, Y = _data()
+    epochs = 1000
+    net = DeepNetwork(8, HIDDEN, 100, activation=activation, seed=0)
+    tnet = _torch_net(torch, net.weights, activation)
+    orders = [np.random.default_rng(1).permutation(8) for _ in range(epochs)]
+
+    t0 = time.perf_counter()
+    _torch_train(torch, tnet, X, Y, orders)
+    t_torch = (time.perf_counter() - t0) / epochs
+    t_ours = benchmark.pedantic(lambda: net.train(X, Y, epochs=epochs, lr=LR), rounds=1,
+                                iterations=1)
+    t_ours = benchmark.stats.stats.min / epochs
+    ratio = t_torch / t_ours
+    benchmark.extra_info.update({"learndyn_ms_per_epoch": t_ours * 1e3,
+                                 "torch_ms_per_epoch": t_torch * 1e3, "speedup": ratio})
+    print(f"\n{activation}: learndyn {t_ours * 1e3:.3f} ms/epoch, torch {t_torch * 1e3:.3f} "
+          f"ms/epoch, learndyn is {ratio:.1f}x faster")
+    assert ratio >= 1.0
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu"])
+def test_batched_seeds_throughput(benchmark, activation):
+    X, Y = _data()
+    epochs, R = 200, 8
+    children = np.random.SeedSequence(0).spawn(R)
+
+    def one_by_one():
+        for c in children:
+            DeepNetwork(8, HIDDEN, 100, activation=activation, seed=c).train(
+                X, Y, epochs=epochs, lr=LR)
+
+    def batched():
+        BatchedDeepNetwork(8, HIDDEN, 100, replicas=R, activation=activation,
+                           seed=np.random.SeedSequence(0)).train(X, Y, epochs=epochs, lr=LR)
+
+    t_seq = min(_timed(one_by_one) for _ in range(2))
+    benchmark.pedantic(batched, rounds=2, iterations=1)
+    t_batch = benchmark.stats.stats.min
+    ratio = t_seq / t_batch
+    benchmark.extra_info.update({"seeds": R, "one_by_one_s": t_seq, "batched_s": t_batch,
+                                 "throughput_ratio": ratio})
+    print(f"\n{activation}: {R} seeds one by one {t_seq:.2f} s, batched {t_batch:.2f} s, "
+          f"throughput ratio {ratio:.2f}x")
+    assert ratio >= 5.0
+
+
+def _timed(f):
+    t0 = time.perf_counter()
+    f()
+    return time.perf_counter() - t0
