@@ -198,7 +198,16 @@ class DeepNetwork:
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
         R_in = X if record_inputs is None else np.asarray(record_inputs, dtype=float)
-        rec_e, rec_l, rec_o = [0], [self.loss(X, Y)], [self.forward(R_in)]
+        rec_e, rec_l, rec_o = [], [], []
+
+        def record(e):
+            out = self.forward(R_in)
+            rec_e.append(e)
+            rec_o.append(out)
+            rec_l.append(float(np.mean((out - Y) ** 2)) if record_inputs is None
+                         else self.loss(X, Y))
+
+        record(0)
         P = X.shape[0]
         Xc = np.ascontiguousarray(X)
         Yc = np.ascontiguousarray(Y)
@@ -209,9 +218,7 @@ class DeepNetwork:
                 if not np.all(np.isfinite(self.weights[-1])):
                     raise FloatingPointError(f"SGD diverged in epoch {e} (lr = {lr})")
                 if e % record_every == 0 or e == epochs:
-                    rec_e.append(e)
-                    rec_l.append(self.loss(X, Y))
-                    rec_o.append(self.forward(R_in))
+                    record(e)
                 bar.update(1)
         return TrainingRecord(np.array(rec_e), np.array(rec_l), np.array(rec_o))
 
@@ -319,7 +326,16 @@ class BatchedDeepNetwork:
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
         R_in = X if record_inputs is None else np.asarray(record_inputs, dtype=float)
-        rec_e, rec_l, rec_o = [0], [self.loss(X, Y)], [self.forward(R_in)]
+        rec_e, rec_l, rec_o = [], [], []
+
+        def record(e):
+            out = self.forward(R_in)
+            rec_e.append(e)
+            rec_o.append(out)
+            rec_l.append(np.mean((out - Y[None]) ** 2, axis=(1, 2)) if record_inputs is None
+                         else self.loss(X, Y))
+
+        record(0)
         P = X.shape[0]
         with progress_bar(epochs, "SGD epochs", "epoch", disable=None if progress else True) as bar:
             for e in range(1, epochs + 1):
@@ -328,8 +344,6 @@ class BatchedDeepNetwork:
                 if not np.all(np.isfinite(self.weights[-1])):
                     raise FloatingPointError(f"SGD diverged in epoch {e} (lr = {lr})")
                 if e % record_every == 0 or e == epochs:
-                    rec_e.append(e)
-                    rec_l.append(self.loss(X, Y))
-                    rec_o.append(self.forward(R_in))
+                    record(e)
                 bar.update(1)
         return TrainingRecord(np.array(rec_e), np.array(rec_l), np.array(rec_o))
