@@ -87,10 +87,10 @@ def test_moment_flow_shapes():
 
 
 @pytest.mark.parametrize("rule", ["sl", "rl"])
-@pytest.mark.parametrize("correction", [0.5, 1.0])
-def test_moment_rhs_equals_generic_kramers_moyal_engine(rule, correction):
+def test_moment_rhs_equals_generic_kramers_moyal_engine(rule):
     """The matrix-vector assembly equals theory.moments.derive_moments applied to the
-    symbolic drift (N = 2, general two-class task), i.e. eqs. (10)-(11) term by term."""
+    symbolic drift (N = 2, general two-class task), i.e. eqs. (10)-(11) term by term, for the
+    Taylor coefficient 1/2 and the seed code's 1."""
     import sympy as sp
 
     from numerics.compile import compile_rhs
@@ -104,24 +104,25 @@ def test_moment_rhs_equals_generic_kramers_moyal_engine(rule, correction):
     Sp, Sm = A @ A.T / 2, B @ B.T / 2 + 0.2 * np.eye(2)
     lam = 0.3
     w = sp.symbols("w0:2", real=True)
+    corr = sp.Symbol("corr", positive=True)
 
     def mat(M):
         return sp.Matrix(M.shape[0], M.shape[1], [sp.Float(v, 30) for v in M.ravel()])
 
     F = drift_vector(rule, w, mat(mp[:, None]), mat(Sp), mat(mm[:, None]), mat(Sm),
                      sp.Float(lam, 30))
-    system = derive_moments(F, w, correction=sp.Float(correction, 30))
+    system = derive_moments(F, w, correction=corr)
     rhs, state, params = compile_rhs(system)
-    assert params == ()
-    m = rng.normal(size=2)
-    G = rng.normal(size=(2, 2))
-    C = 0.3 * G @ G.T
-    y = np.array([m[0], m[1], C[0, 0], C[0, 1], C[1, 1]])
-    ref = rhs(0.0, y)
+    assert params == (corr,)
     model = _model(rule, mp, Sp, mm, Sm, lam)
-    dm, dC = _moment_rhs(model, m, C, correction)
-    got = np.array([dm[0], dm[1], dC[0, 0], dC[0, 1], dC[1, 1]])
-    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
+    for correction in (0.5, 1.0):
+        m = rng.normal(size=2)
+        G = rng.normal(size=(2, 2))
+        C = 0.3 * G @ G.T
+        ref = rhs(0.0, np.array([m[0], m[1], C[0, 0], C[0, 1], C[1, 1]]), (correction,))
+        dm, dC = _moment_rhs(model, m, C, correction)
+        got = np.array([dm[0], dm[1], dC[0, 0], dC[0, 1], dC[1, 1]])
+        np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
 
 
 def test_trace_rate_at_zero_noise_is_corrected_eq27():
@@ -210,3 +211,29 @@ def test_mean_flow_is_fast_at_64x64():
     elapsed = time.perf_counter() - start
     assert np.isfinite(t_iso) and traj.y.shape == (n, 2)
     assert elapsed < 30.0
+
+
+def test_more_bad_inputs_and_edge_cases():
+    rng, mu, S = _task()
+    # w0 = 0: alignment is defined as 0 there and the flow leaves the origin along mu
+    assert 0 < alignment_time("sl", mu, S, np.zeros(4)) < 100
+    with pytest.raises(ValueError, match="symmetric"):
+        mean_drift("sl", np.ones(4), mu, S + np.triu(np.ones((4, 4)), 1))
+    with pytest.raises(ValueError, match="NaN"):
+        mean_drift("rl", np.array([np.nan, 0, 0, 0]), mu, S)
+    with pytest.raises(ValueError, match="lam"):
+        mean_drift("sl", np.ones(4), mu, S, lam=-1.0)
+    with pytest.raises(ValueError, match="C0"):
+        moment_flow("sl", mu, S, np.ones(4), np.eye(3), [1.0])
+    with pytest.raises(ValueError, match="t_eval"):
+        moment_flow("sl", mu, S, np.ones(4), np.eye(4), [2.0, 1.0])
+    # large-N path (Cholesky instead of eigvalsh) rejects a non-PSD covariance too
+    n = 600
+    G = rng.normal(size=(n, 5))
+    bad = G @ G.T - 1e-3 * np.eye(n)
+    with pytest.raises(ValueError, match="positive semidefinite"):
+        mean_drift("sl", np.ones(n), np.ones(n), bad)
+    with pytest.raises(ValueError, match="positive semidefinite"):
+        mean_drift("sl", np.ones(n), np.ones(n), -np.eye(n))
+    good = G @ G.T + 0.1 * np.eye(n)
+    assert mean_drift("sl", np.ones(n) / n, np.ones(n) / n, good).shape == (n,)

@@ -44,6 +44,13 @@ Reductions derived here by substitution: the closed two-scalar flow of
 :math:`\sigma\to0` drift (26) and trace-covariance rate (27); the :math:`O(\sigma^2)` and
 :math:`O(\epsilon)` coefficients of the log-alignment rate (24)-(25).
 
+**RL fixed point.**  The seed states a unique fixed point "whenever lambda > 0 or sigma > 0"
+for both rules.  For SL the derived radial drift confirms it.  For RL at :math:`\lambda = 0`
+the radial drift :math:`w\cdot\langle f\rangle/|w|` at :math:`w\parallel\mu` stays positive
+for every :math:`|w|` (its two :math:`O(1/|w|)` terms cancel and the rest decays like
+:math:`|w|^{-3}`): REINFORCE keeps sharpening its policy, so a finite fixed point needs
+:math:`\lambda > 0` (tests scan the sign on a grid).
+
 **Seed typo in (27).**  With :math:`\phi'(z) = \tfrac14 e^{-\pi z^2/16}`, eq. (11) gives
 :math:`\frac{d}{dt}\operatorname{tr}C = -\tfrac12 e^{-\pi(\mu\cdot w)^2/16}\mu^\top C\mu
 - 2\lambda\operatorname{tr}C`; the seed prints :math:`\tfrac14` for the first coefficient
