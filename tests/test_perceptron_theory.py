@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.optimize import brentq
 from scipy.special import erf, erfc, ndtr, owens_t
 
@@ -140,14 +142,28 @@ def test_class_scalars_equal_seed_forms_symbolically():
 
 
 @pytest.mark.parametrize("rule,ref", [("sl", eq15), ("rl", eq20)])
-def test_general_drift_equals_seed_equation(rule, ref):
-    rng = np.random.default_rng(11)
-    for _ in range(20):
-        mp, Sp, mm, Sm = _random_task(rng)
-        w = rng.normal(size=3) * rng.uniform(0.1, 3)
-        lam = rng.uniform(0, 1)
-        got = mean_drift_two_class(rule, w, mp, Sp, mm, Sm, lam)
-        np.testing.assert_allclose(got, ref(w, mp, Sp, mm, Sm, lam), rtol=1e-11, atol=1e-13)
+@settings(max_examples=25)
+@given(seed=st.integers(0, 2**32 - 1), scale=st.floats(0.05, 4.0), lam=st.floats(0.0, 2.0))
+def test_general_drift_equals_seed_equation(rule, ref, seed, scale, lam):
+    rng = np.random.default_rng(seed)
+    mp, Sp, mm, Sm = _random_task(rng)
+    w = rng.normal(size=3) * scale
+    got = mean_drift_two_class(rule, w, mp, Sp, mm, Sm, lam)
+    np.testing.assert_allclose(got, ref(w, mp, Sp, mm, Sm, lam), rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("rule", ["sl", "rl"])
+@settings(max_examples=20)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_drift_is_rotation_equivariant(rule, seed):
+    """<f>(Qw; Q mu_y, Q Sigma_y Q^T) = Q <f>(w; mu_y, Sigma_y) for orthogonal Q."""
+    rng = np.random.default_rng(seed)
+    mp, Sp, mm, Sm = _random_task(rng, n=4)
+    w = rng.normal(size=4)
+    Q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+    base = mean_drift_two_class(rule, w, mp, Sp, mm, Sm, 0.2)
+    rot = mean_drift_two_class(rule, Q @ w, Q @ mp, Q @ Sp @ Q.T, Q @ mm, Q @ Sm @ Q.T, 0.2)
+    np.testing.assert_allclose(rot, Q @ base, rtol=1e-9, atol=1e-12)
 
 
 def _mc_updates(rule, w, mp, Sp, mm, Sm, lam, n, rng, baseline="input"):
