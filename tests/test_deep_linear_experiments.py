@@ -58,3 +58,14 @@ def test_exercise2_quick():
         np.all(np.array(lag["0.2"]) > np.array(lag["0.1"]))
     c = res.comparisons[-1]
     assert not compare("2x", 2 * c.theory, c.mean, c.sem, rel_allowance=0.01, bound=3.0).passed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["deep-linear-exercise1", "deep-linear-exercise2",
+                                  "deep-linear-depth"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_full_runs_pass(name, seed):
+    res = run_experiment(name, RunConfig(quick=False, seed=seed, figures=False))
+    assert res.passed, [c.summary() for c in res.comparisons]
+    if name == "deep-linear-exercise2":
+        assert res.extra["linear, decoupled init"]["largest_first"]

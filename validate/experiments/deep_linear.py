@@ -145,7 +145,8 @@ def run_exercise1(config: RunConfig) -> ExperimentResult:
         - half_times(t_grid, theory, s)[None]
     figures = []
     if config.out_dir is not None and config.figures:
-        figures = _plot_ex1(t_grid, s, theory, tr, tre, sv_hidden, sv_hidden_euler, tau, a0,
+        matched = mode_strength(t_grid[:, None], s[None], tau, np.mean(sv0, 0)[None], 2)
+        figures = _plot_ex1(t_grid, s, theory, tr, tre, sv_hidden, matched, tau, a0,
                             config.out_dir)
     extra = {"target_singular_values": s.tolist(), "tau": tau,
              "euler_dt_max_rel_err_vs_eq4": euler_err,
@@ -159,7 +160,7 @@ def run_exercise1(config: RunConfig) -> ExperimentResult:
                             p, extra)
 
 
-def _plot_ex1(t, s, theory, tr, tre, sv_hidden, sv_euler, tau, a0, out_dir):
+def _plot_ex1(t, s, theory, tr, tre, sv_hidden, matched, tau, a0, out_dir):
     fig, axes = new_figure(3, 1)
     ax = axes[0, 0]
     for a in range(s.size):
@@ -173,9 +174,12 @@ def _plot_ex1(t, s, theory, tr, tre, sv_hidden, sv_euler, tau, a0, out_dir):
     ax = axes[0, 1]
     m, se = sv_hidden.mean(0), _sem(sv_hidden)
     for a in range(s.size):
-        theory_line(ax, t, theory[:, a], color=f"C{a}")
+        theory_line(ax, t, theory[:, a], color=f"C{a}",
+                    label=f"eq. (4), a0={a0:g}" if a == 0 else None)
+        theory_line(ax, t, matched[:, a], color=f"C{a}", ls="--",
+                    label="eq. (4), a0 = initial singular value" if a == 0 else None)
         simulation_points(ax, t[::5], m[::5, a], se[::5, a], color=f"C{a}",
-                          label="random init N(0,0.01)" if a == 0 else None)
+                          label="solve_ivp, random init N(0,0.01)" if a == 0 else None)
     ax.set(xlabel="time t", ylabel="singular value", title="one hidden layer, random init")
     ax.legend(fontsize=7)
     ax = axes[0, 2]
