@@ -373,3 +373,34 @@ def test_latex_models_registered():
     rl = get_model("perceptron-rl").latex()
     assert "g_1^{+}" in sl and "\\operatorname{erf}" in sl and "JC + CJ^\\top" in sl
     assert "T\\left(" in rl
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rule", ["sl", "rl"])
+def test_drift_matches_monte_carlo_many_points_slow(rule):
+    """12 random two-class tasks in N = 5 (incl. large |w|), 2e6 updates each, in blocks
+    (independent samples -> exact SEs); Sidak bound over all 60 components; 2x rejected."""
+    rng = np.random.default_rng(99)
+    zs, zs2 = [], []
+    for trial in range(12):
+        mp, Sp, mm, Sm = _random_task(rng, n=5)
+        w = rng.normal(size=5) * rng.uniform(0.1, 3.0)
+        lam = rng.uniform(0, 1)
+        sums = np.zeros(5)
+        sq = np.zeros(5)
+        n_tot = 0
+        for _ in range(8):
+            f = _mc_updates(rule, w, mp, Sp, mm, Sm, lam, 250_000, rng,
+                            baseline="input" if trial % 2 else "constant")
+            sums += f.sum(axis=0)
+            sq += (f**2).sum(axis=0)
+            n_tot += f.shape[0]
+        mean = sums / n_tot
+        se = np.sqrt((sq / n_tot - mean**2) / (n_tot - 1))
+        th = mean_drift_two_class(rule, w, mp, Sp, mm, Sm, lam)
+        zs.append((mean - th) / se)
+        zs2.append((mean - 2 * th) / se)
+    zs, zs2 = np.concatenate(zs), np.concatenate(zs2)
+    bound = sidak_bound(zs.size, 0.01)
+    assert np.max(np.abs(zs)) < bound, np.max(np.abs(zs))
+    assert np.max(np.abs(zs2)) > bound
