@@ -258,7 +258,7 @@ def loss(weights, Syx, Sx, Sy_trace=0):
 
 
 def gradient_flow(weights, Syx, Sx, tau=None):
-    r"""Right-hand sides :math:`\tau\dot W_l` (:math:`\dot W_l` if ``tau`` given), seed eqs. (1)-(3):
+    r"""Right-hand sides :math:`\tau\dot W_l` (:math:`\dot W_l` if ``tau`` given), seed (1)-(3):
 
     .. math:: \tau\dot W_l = (W_D\cdots W_{l+1})^\top(\Sigma^{yx} - W\Sigma^x)
               (W_{l-1}\cdots W_1)^\top .
