@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import scipy.special
 import sympy as sp
 
 from numerics.checks import as_positive
-from numerics.compile import DEFAULT_MODULES, compile_scalar
+from numerics.compile import compile_scalar
 from numerics.integrate import integrate
 from theory import deep_linear as th
 
@@ -55,20 +54,24 @@ def _closed_form(depth: int):
         th.mode_solution_stable(depth), [_S.t, _S.s, _S.tau, _S.u0])
 
 
-def _hyper(a, b, z):
-    """SymPy's ``hyper((a1, a2), (b1,), z)`` as :func:`scipy.special.hyp2f1`."""
-    if len(a) != 2 or len(b) != 1:
-        raise ValueError(f"only 2F1 is mapped to SciPy, got {len(a)}F{len(b)}")
-    return scipy.special.hyp2f1(float(a[0]), float(a[1]), float(b[0]), z)
-
-
-#: lambdify modules: Gauss 2F1 -> scipy.special.hyp2f1, then the project defaults
-MODULES = [{"hyper": _hyper}, *DEFAULT_MODULES]
+@lru_cache(maxsize=16)
+def _antiderivative(depth: int, above: bool):
+    """Lambdified :math:`T_D(x)`: logarithms for depth 1, 2 (per branch); for depth >= 3 the
+    root-of-unity form of :func:`theory.deep_linear.antiderivative_elementary`, one
+    expression for both branches (SciPy's 2F1 at c = a + b loses accuracy as x -> 1)."""
+    if depth >= 3:
+        return compile_scalar(th.antiderivative_elementary(depth), [th.SYMBOLS.x])
+    return compile_scalar(th.antiderivative(depth, above), [th.SYMBOLS.x])
 
 
 @lru_cache(maxsize=16)
-def _antiderivative(depth: int, above: bool):
-    return compile_scalar(th.antiderivative(depth, above), [th.SYMBOLS.x], modules=MODULES)
+def _integrand(depth: int):
+    return compile_scalar(th.integrand(depth), [th.SYMBOLS.x])
+
+
+@lru_cache(maxsize=16)
+def _time_scale(depth: int):
+    return compile_scalar(th.time_scale(depth), [_S.s, _S.tau])
 
 
 @lru_cache(maxsize=16)
@@ -102,10 +105,11 @@ def mode_strength(t, s, tau, a0, depth: int = 2) -> np.ndarray:
     :math:`\tau\dot u = D u^{2-2/D}(s-u)`, :math:`u(0) = a_0`: ``depth=1`` is the shallow network,
     seed eq. (5) :math:`s(1-e^{-t/\tau}) + a_0e^{-t/\tau}`; ``depth=2`` one hidden layer,
     seed eq. (4) :math:`s e^{2st/\tau}/(e^{2st/\tau}-1+s/a_0)`; ``depth >= 3`` inverts the
-    closed-form :math:`t(u)` (:func:`theory.deep_linear.time_to_strength`) by bisection in
-    :math:`\operatorname{logit}(u/s)` polished by Newton steps.  ``t``, ``s``, ``tau``, ``a0``
-    broadcast.  Constraints: t >= 0, s > 0, tau > 0, a0 > 0 (any finite a0 for depth 1);
-    for depth >= 3 also a0 <= s (SciPy's 2F1 is unreliable on the branch above s).
+    closed-form :math:`t(u)` (:func:`theory.deep_linear.time_to_strength`, root-of-unity form)
+    by bisection in :math:`\operatorname{logit}(u/s)` (growth from below) or
+    :math:`-\ln(u/s - 1)` (decay from above), polished by Newton steps.  ``t``, ``s``,
+    ``tau``, ``a0`` broadcast.  Constraints: t >= 0, s > 0, tau > 0, a0 > 0 (any finite a0
+    for depth 1).
     """
     depth = _depth(depth)
     t = _as_array(t, "t", nonneg=True)
@@ -113,9 +117,6 @@ def mode_strength(t, s, tau, a0, depth: int = 2) -> np.ndarray:
     tau = _as_array(tau, "tau", positive=True)
     a0 = _as_array(a0, "a0", positive=depth > 1)
     t, s, tau, a0 = np.broadcast_arrays(t, s, tau, a0)
-    if depth > 2 and np.any(a0 > s):
-        raise ValueError("a0 must be in (0, s] for depth >= 3 (decay from above is only "
-                         "available in closed form for depth 1 and 2)")
     if depth <= 2:
         # depth 1: eq. (5) as printed; depth 2: eq. (4) divided through by e^{2st/tau}
         # (proven equal in theory.deep_linear.mode_solution_stable), which cannot overflow
@@ -126,30 +127,43 @@ def mode_strength(t, s, tau, a0, depth: int = 2) -> np.ndarray:
 
 
 def _invert(t, s, tau, a0, depth: int) -> np.ndarray:
-    """Solve T_D(x) = T_D(a0/s) + t D s^p / tau for x in [a0/s, 1), return u = s x."""
-    p = 2.0 - 2.0 / depth
+    """Solve T_D(x) = T_D(a0/s) + t / time_scale for x between a0/s and 1, return u = s x.
+
+    T_D increases along the flow on both branches.  Bisection runs in a variable z that
+    increases with t and maps onto (x0, 1): z = logit(x) below s, z = -ln(x - 1) above;
+    z = 36 is x = 1 to double precision.
+    """
+    T = _antiderivative(depth, False)
+    dT = _integrand(depth)
     x0 = a0 / s
     out = s.astype(float).copy()  # a0 = s stays at s
-    mask = x0 < 1.0
-    if np.any(mask):
-        T = _antiderivative(depth, False)
-        xm = x0[mask]
-        km = (t * depth * s**p / tau)[mask]
+    k = t / _time_scale(depth)(s, tau)
+    for below in (True, False):
+        mask = (x0 < 1.0) if below else (x0 > 1.0)
+        if not np.any(mask):
+            continue
+        xm, km = x0[mask], k[mask]
         target = T(xm) + km
-        # bisection in z = logit(x), which increases with t; x(36) = 1 in double precision
-        lo = np.log(xm / (1.0 - xm))
+
+        def x_of(z, below=below):
+            return 1.0 / (1.0 + np.exp(-z)) if below else 1.0 + np.exp(-z)
+
+        lo = np.log(xm / (1.0 - xm)) if below else -np.log(xm - 1.0)
         hi = np.maximum(np.full(xm.shape, _LOGIT_MAX), lo)
         for _ in range(80):
             mid = 0.5 * (lo + hi)
-            below_target = T(1.0 / (1.0 + np.exp(-mid))) < target
-            lo = np.where(below_target, mid, lo)
-            hi = np.where(below_target, hi, mid)
-        x = 1.0 / (1.0 + np.exp(-0.5 * (lo + hi)))
-        for _ in range(2):  # Newton polish in x: dT/dx = 1/(x^p (1-x))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                step = (T(x) - target) * x**p * (1.0 - x)
-            x = np.where(np.isfinite(step) & (km > 0), x - step, x)
-        out[mask] = np.where(km == 0, xm, np.minimum(x, 1.0)) * s[mask]
+            before = T(x_of(mid)) < target
+            lo = np.where(before, mid, lo)
+            hi = np.where(before, hi, mid)
+        x = x_of(0.5 * (lo + hi))
+        # Newton polish in x, kept inside the final bisection bracket (a step across x = 1
+        # would land on the other branch)
+        x_lo, x_hi = np.sort([x_of(lo), x_of(hi)], axis=0)
+        for _ in range(2):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                step = (T(x) - target) / dT(x)
+            x = np.where(np.isfinite(step) & (km > 0), np.clip(x - step, x_lo, x_hi), x)
+        out[mask] = np.where(km == 0, xm, x) * s[mask]
     return out
 
 
@@ -157,9 +171,10 @@ def mode_learning_time(s, tau, u0, uf, depth: int = 2) -> float:
     r"""Time for a mode to go from :math:`u_0` to :math:`u_f` (seed 001 mode ODE, any depth).
 
     :math:`t = \tfrac{\tau}{D s^{2-2/D}}[T_D(u_f/s) - T_D(u_0/s)]` with the closed-form
-    antiderivative :math:`T_D` of :func:`theory.deep_linear.antiderivative`.  Requires
-    :math:`0 < u_0 < u_f < s` (learning from below) or, for depth 1 and 2,
-    :math:`s < u_f < u_0` (decay from above); at depth 1 :math:`u_0` may be <= 0.
+    antiderivative :math:`T_D` (logarithms for depth 1 and 2, the root-of-unity form of
+    :func:`theory.deep_linear.antiderivative_elementary` for depth >= 3).  Requires
+    :math:`0 < u_0 < u_f < s` (learning from below) or :math:`s < u_f < u_0` (decay from
+    above); at depth 1 :math:`u_0` may be <= 0.
     """
     depth = _depth(depth)
     s = as_positive(s, "s")
@@ -178,16 +193,13 @@ def mode_learning_time(s, tau, u0, uf, depth: int = 2) -> float:
             raise ValueError(f"uf must be in (u0, s) = ({u0:.6g}, {s:.6g}) when u0 < s, got {uf}")
         above = False
     elif u0 > s:
-        if depth > 2:
-            raise ValueError(f"u0 must be in (0, s) for depth >= 3, got u0 = {u0} >= s = {s}")
         if not (s < uf < u0):
             raise ValueError(f"uf must be in (s, u0) = ({s:.6g}, {u0:.6g}) when u0 > s, got {uf}")
         above = True
     else:
         raise ValueError(f"u0 must differ from s (a mode at u0 = s never moves), got {u0}")
     T = _antiderivative(depth, above)
-    p = 2.0 - 2.0 / depth
-    return float(tau / (depth * s**p) * (T(uf / s) - T(u0 / s)))
+    return float(_time_scale(depth)(s, tau) * (T(uf / s) - T(u0 / s)))
 
 
 # ----------------------------------------------------------------------------------------

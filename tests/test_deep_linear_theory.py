@@ -63,6 +63,42 @@ def test_antiderivative_above(depth):
         assert abs(d - 1 / (x**p * (1 - x))) < 1e-12 * abs(1 / (x**p * (1 - x)))
 
 
+@pytest.mark.parametrize("depth", range(3, 9))
+@given(x=st.one_of(st.floats(1e-6, 1 - 1e-9), st.floats(1 + 1e-9, 1e3)))
+def test_elementary_antiderivative_is_an_antiderivative(depth, x):
+    T = th.antiderivative_elementary(depth)
+    xr = sp.Float(x, 40)
+    d = complex(sp.N(sp.diff(T, S.x).subs(S.x, xr), 30))
+    want = complex(sp.N(th.integrand(depth).subs(S.x, xr), 30))
+    assert abs(d.imag) < 1e-25 and abs(d.real - want.real) <= 1e-20 * abs(want.real)
+
+
+@pytest.mark.parametrize("depth", range(3, 9))
+def test_elementary_and_hypergeometric_forms_differ_by_a_constant(depth):
+    """Below s both forms are antiderivatives of the same integrand on (0, 1), so they differ
+    by one constant; above s likewise on (1, inf).  Evaluated with mpmath's 2F1."""
+    T = th.antiderivative_elementary(depth)
+    for above, xs in ((False, ("0.01", "0.3", "0.9", "0.999999")),
+                      (True, ("1.000001", "1.5", "4", "100"))):
+        H = th.antiderivative(depth, above)
+        diffs = [complex(sp.N((T - H).subs(S.x, sp.Float(v, 40)), 30)).real for v in xs]
+        assert max(diffs) - min(diffs) < 1e-20
+
+
+def test_elementary_antiderivative_rejects_shallow_depths():
+    with pytest.raises(ValueError, match="depth"):
+        th.antiderivative_elementary(2)
+
+
+@pytest.mark.parametrize("depth", range(3, 7))
+def test_learning_time_elementary_equals_hypergeometric(depth):
+    vals = {S.s: sp.Rational(3, 2), S.tau: sp.Rational(5, 2), S.u0: sp.Rational(1, 100),
+            S.uf: sp.Rational(3, 4)}
+    a = complex(sp.N(th.learning_time(depth).subs(vals), 30)).real
+    b = complex(sp.N(th.learning_time(depth, elementary=True).subs(vals), 30)).real
+    assert abs(a - b) < 1e-25 * abs(a)
+
+
 @pytest.mark.parametrize("depth", range(1, 7))
 def test_learning_time_is_the_integral_of_dt_du(depth):
     vals = {S.s: sp.Rational(3, 2), S.tau: sp.Rational(5, 2), S.u0: sp.Rational(1, 100),
@@ -130,3 +166,7 @@ def test_latex_catalog():
     text = get_model("deep-linear").latex()
     for piece in (r"\tau", "hyper", r"e^{", r"\log"):
         assert piece in text or piece.replace("hyper", "F") in text
+    # the mode equations and both dsolve solutions (seed eqs. (4), (5)) are printed
+    assert r"\tau \frac{du}{dt} = D\,u^{2-2/D}\,(s-u)" in text
+    for sol, name in ((th.mode_solution(1), "b(t) = "), (th.mode_solution(2), "a(t) = ")):
+        assert name + sp.latex(sol) in text

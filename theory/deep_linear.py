@@ -44,7 +44,7 @@ from theory.catalog import register_model
 
 __all__ = [
     "ModeSymbols", "SYMBOLS", "check_depth", "mode_ode", "mode_ode_from_loss", "mode_solution",
-    "mode_solution_stable",
+    "mode_solution_stable", "antiderivative_elementary", "integrand", "time_scale",
     "seed_eq4", "seed_eq5", "antiderivative", "time_to_strength", "learning_time",
     "learning_time_asymptotic", "rate", "gradient_flow", "gradient_flow_check", "loss",
 ]
@@ -189,29 +189,92 @@ def antiderivative(depth: int, above: bool = False) -> sp.Expr:
         T = x ** (-p) / p * sp.hyper([1, p], [1 + p], 1 / x)
     else:
         T = x ** (1 - p) / (1 - p) * sp.hyper([1, 1 - p], [2 - p], x)
-    integrand = 1 / (x**p * (1 - x))
     probe = sp.Rational(3, 7) if not above else sp.Rational(7, 3)
-    check = (sp.diff(T, x) - integrand).subs(x, probe)
+    check = (sp.diff(T, x) - integrand(depth)).subs(x, probe)
     if abs(complex(sp.N(check, 30))) > 1e-25:
         raise ArithmeticError(f"antiderivative check failed at depth {depth}")
     return T
 
 
-def time_to_strength(depth: int, above: bool = False) -> sp.Expr:
-    r"""Time for a mode to grow from :math:`u_0` to :math:`u`:
-    :math:`t(u) = \tfrac{\tau}{D s^{p}}[T_D(u/s) - T_D(u_0/s)]` (from the mode ODE by
-    separation of variables, :math:`dt = \tau\,du/(D u^{p}(s-u))`)."""
+def integrand(depth: int) -> sp.Expr:
+    r""":math:`dT_D/dx = 1/(x^{p}(1-x))`, :math:`p = 2-2/D`: the mode ODE separated,
+    :math:`dt = \tfrac{\tau}{D s^{p}}\,dx/(x^{p}(1-x))` with :math:`x = u/s`."""
+    depth = check_depth(depth)
+    x = SYMBOLS.x
+    return 1 / (x ** (2 - sp.Rational(2, depth)) * (1 - x))
+
+
+def time_scale(depth: int) -> sp.Expr:
+    r""":math:`\tau/(D s^{2-2/D})`, the factor between :math:`T_D(x)` and time."""
     depth = check_depth(depth)
     S = SYMBOLS
-    p = 2 - sp.Rational(2, depth)
-    T = antiderivative(depth, above)
-    return S.tau / (depth * S.s**p) * (T.subs(SYMBOLS.x, S.u / S.s) - T.subs(SYMBOLS.x, S.u0 / S.s))
+    return S.tau / (depth * S.s ** (2 - sp.Rational(2, depth)))
 
 
-def learning_time(depth: int, above: bool = False) -> sp.Expr:
+@lru_cache(maxsize=16)
+def antiderivative_elementary(depth: int) -> sp.Expr:
+    r"""Elementary closed form of :math:`T_D(x) = \int dx/(x^{p}(1-x))` valid on both
+    branches (:math:`0<x<1` and :math:`x>1`), equal to :func:`antiderivative` up to a constant.
+
+    With :math:`y = x^{1/D}` the integrand becomes the rational function
+    :math:`D\,y^{1-D}/(1-y^D) = D\,y^{1-D} + D\,y/(1-y^D)`, and partial fractions over the
+    roots of unity :math:`\omega_k = e^{2\pi i k/D}` give
+    :math:`\int D y\,dy/(1-y^D) = -\sum_k \omega_k^2\ln(\omega_k - y)` (:math:`D \ge 2`).
+    Pairing conjugate roots (:math:`\theta_k = 2\pi k/D`):
+
+    .. math:: T_D = \frac{D\,y^{2-D}}{2-D} - \ln|1-y| - [D\text{ even}]\ln(1+y)
+              - \sum_{0<k<D/2}\Big[\cos 2\theta_k\,\ln(1 - 2y\cos\theta_k + y^2)
+              - 2\sin 2\theta_k\,\operatorname{atan2}(\sin\theta_k, \cos\theta_k - y)\Big],
+
+    with :math:`\ln|1-y| = \ln|1-x| - \ln\sum_{j<D} y^j` so that the singular term is
+    evaluated from :math:`1-x` itself.  Unlike SciPy's Gauss function at
+    :math:`c = a + b` (the logarithmic case of :func:`antiderivative`), it stays accurate up
+    to :math:`x \to 1` and above it.  Depth >= 3 only (depth 1, 2 are logarithms already);
+    the derivative is checked to equal :func:`integrand` at points on both branches.
+    """
+    depth = check_depth(depth)
+    if depth < 3:
+        raise ValueError(f"depth must be >= 3 for the root-of-unity form, got {depth}; "
+                         "depth 1 and 2 are logarithms (antiderivative)")
+    x = SYMBOLS.x
+    D = depth
+    y = x ** sp.Rational(1, D)
+    T = sp.Rational(D, 2 - D) * y ** (2 - D)
+    T += -sp.log(sp.Abs(1 - x)) + sp.log(sp.Add(*[y**j for j in range(D)]))
+    if D % 2 == 0:
+        T += -sp.log(1 + y)
+    for k in range(1, (D + 1) // 2):
+        theta = 2 * sp.pi * k / D
+        T += (-sp.cos(2 * theta) * sp.log(1 - 2 * y * sp.cos(theta) + y**2)
+              + 2 * sp.sin(2 * theta) * sp.atan2(sp.sin(theta), sp.cos(theta) - y))
+    d = sp.diff(T, x) - integrand(D)
+    for probe in (sp.Rational(3, 7), sp.Rational(99, 100), sp.Rational(101, 100),
+                  sp.Rational(7, 3)):
+        if abs(complex(sp.N(d.subs(x, probe), 30))) > 1e-25:
+            raise ArithmeticError(f"elementary antiderivative check failed at depth {D}")
+    return T
+
+
+def time_to_strength(depth: int, above: bool = False, *, elementary: bool = False) -> sp.Expr:
+    r"""Time for a mode to grow from :math:`u_0` to :math:`u`:
+    :math:`t(u) = \tfrac{\tau}{D s^{p}}[T_D(u/s) - T_D(u_0/s)]` (from the mode ODE by
+    separation of variables, :math:`dt = \tau\,du/(D u^{p}(s-u))`).
+
+    ``elementary=True`` (depth >= 3) uses :func:`antiderivative_elementary`, one expression
+    for both branches, instead of the hypergeometric :func:`antiderivative`."""
+    depth = check_depth(depth)
+    S = SYMBOLS
+    if elementary and depth >= 3:
+        T = antiderivative_elementary(depth)
+    else:
+        T = antiderivative(depth, above)
+    return time_scale(depth) * (T.subs(SYMBOLS.x, S.u / S.s) - T.subs(SYMBOLS.x, S.u0 / S.s))
+
+
+def learning_time(depth: int, above: bool = False, *, elementary: bool = False) -> sp.Expr:
     r"""Learning time from :math:`u_0` to :math:`u_f`: :func:`time_to_strength` at :math:`u=u_f`."""
     S = SYMBOLS
-    return time_to_strength(depth, above).subs(S.u, S.uf)
+    return time_to_strength(depth, above, elementary=elementary).subs(S.u, S.uf)
 
 
 @lru_cache(maxsize=16)
@@ -354,6 +417,8 @@ def deep_linear_latex() -> str:
     for D in (2, 3, 4):
         out.append(f"% time to reach u from u_0, depth {D}")
         out.append(r"t(u) = " + sp.latex(time_to_strength(D)))
+    out.append("% elementary antiderivative (both branches), depth 3, x = u/s")
+    out.append(r"T_3(x) = " + sp.latex(antiderivative_elementary(3)))
     out.append("% small-u_0 asymptotics of the learning time u_0 -> u_f")
     for D in (1, 2, 3, 4):
         out.append(rf"t_{{D={D}}} \simeq " + sp.latex(learning_time_asymptotic(D)))
