@@ -30,7 +30,8 @@ from numerics.compile import compile_scalar
 from numerics.integrate import integrate
 from theory import deep_linear as th
 
-__all__ = ["mode_strength", "mode_learning_time", "mode_rate", "exercise_problem", "flow_rhs",
+__all__ = ["mode_strength", "mode_learning_time", "mode_rate", "euler_mode_map",
+           "exercise_problem", "flow_rhs",
            "euler_dynamics", "integrate_dynamics", "MatrixTrajectory", "track_modes",
            "ModeTrack", "decoupled_init", "random_init", "product"]
 
@@ -77,6 +78,38 @@ def _time_scale(depth: int):
 @lru_cache(maxsize=16)
 def _rate(depth: int):
     return compile_scalar(th.rate(depth), [_S.u, _S.s])
+
+
+@lru_cache(maxsize=16)
+def _layer_rate(depth: int):
+    return compile_scalar(th.layer_rate(depth), [th.LAYER, _S.s])
+
+
+def euler_mode_map(s, tau, a0, depth: int, dt: float, steps: int) -> np.ndarray:
+    r"""Forward Euler of a balanced decoupled mode, per layer:
+    :math:`c_{n+1} = c_n + (\Delta t/\tau)\,c_n^{D-1}(s - c_n^D)` (lambdified
+    :func:`theory.deep_linear.layer_rate`), :math:`c_0 = a_0^{1/D}`; returns
+    :math:`u_n = c_n^D`, shape ``(steps + 1,) + broadcast(s, a0).shape``.
+
+    This is what :func:`euler_dynamics` computes on the weight matrices from
+    :func:`decoupled_init` (seed 001 Exercise 1.1): the discrete-time counterpart of
+    :func:`mode_strength`, which it approaches as :math:`O(\Delta t)`."""
+    depth = _depth(depth)
+    s = _as_array(s, "s", positive=True)
+    tau = float(as_positive(tau, "tau"))
+    dt = float(as_positive(dt, "dt"))
+    a0 = _as_array(a0, "a0", positive=depth > 1)
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+    s, a0 = np.broadcast_arrays(s, a0)
+    f = _layer_rate(depth)
+    c = np.sign(a0) * np.abs(a0) ** (1.0 / depth)
+    out = np.empty((steps + 1,) + s.shape)
+    out[0] = c**depth
+    for n in range(steps):
+        c = c + dt / tau * f(c, s)
+        out[n + 1] = c**depth
+    return out
 
 
 def mode_rate(u, s, tau, depth: int):

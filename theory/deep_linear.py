@@ -44,7 +44,8 @@ from theory.catalog import register_model
 
 __all__ = [
     "ModeSymbols", "SYMBOLS", "check_depth", "mode_ode", "mode_ode_from_loss", "mode_solution",
-    "mode_solution_stable", "antiderivative_elementary", "integrand", "time_scale",
+    "mode_solution_stable", "antiderivative_elementary", "layer_rate", "LAYER", "integrand",
+    "time_scale",
     "seed_eq4", "seed_eq5", "antiderivative", "time_to_strength", "learning_time",
     "learning_time_asymptotic", "rate", "gradient_flow", "gradient_flow_check", "loss",
 ]
@@ -64,6 +65,8 @@ class ModeSymbols:
 
 
 SYMBOLS = ModeSymbols(*sp.symbols("t tau s u u0 u_f x", positive=True))
+#: per-layer strength of a balanced decoupled mode (u = c^D)
+LAYER = sp.Symbol("c", positive=True)
 
 
 def check_depth(depth) -> int:
@@ -105,6 +108,21 @@ def mode_ode_from_loss(depth: int) -> sp.Expr:
     if sp.simplify(in_u - target) != 0:
         raise ArithmeticError(f"mode ODE derivation failed at depth {depth}: {in_u}")
     return target
+
+
+@lru_cache(maxsize=16)
+def layer_rate(depth: int) -> sp.Expr:
+    r"""Right-hand side of :math:`\tau\dot c` for one layer of a balanced decoupled mode,
+    :math:`-\partial\mathcal L/\partial c_l` at :math:`c_1 = \dots = c_D = c`:
+    :math:`c^{D-1}(s - c^D)`, an expression in ``c, s`` (``c`` = :data:`LAYER`).
+
+    Forward Euler on the weight matrices from a decoupled initialisation steps exactly
+    this map per layer, :math:`c \leftarrow c + (\Delta t/\tau)\,c^{D-1}(s-c^D)`."""
+    depth = check_depth(depth)
+    S = SYMBOLS
+    cs = sp.symbols(f"c1:{depth + 1}", positive=True)
+    L = (S.s - sp.Mul(*cs)) ** 2 / 2
+    return sp.expand(-sp.diff(L, cs[0]).subs({ci: LAYER for ci in cs}))
 
 
 def mode_ode(depth: int) -> sp.Eq:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -50,7 +51,8 @@ def _cmd_latex(args) -> int:
 def _print_table(result) -> None:
     rows = [("comparison", "max|z|", "bound", "rel.err", "verdict")]
     for c in result.comparisons:
-        rows.append((c.name, f"{c.max_abs_z:.2f}", f"{c.bound:.2f}", f"{c.rel_err:.2%}", c.verdict))
+        rel = f"{c.rel_err:.2%}" if math.isfinite(c.rel_err) else "n/a"
+        rows.append((c.name, f"{c.max_abs_z:.2f}", f"{c.bound:.2f}", rel, c.verdict))
     width = max(len(r[0]) for r in rows)
     for r in rows:
         print(f"{r[0]:<{width}}  {r[1]:>7}  {r[2]:>6}  {r[3]:>8}  {r[4]}")

@@ -55,9 +55,12 @@ class Comparison:
         return "agree" if self.passed else "DISAGREE"
 
     def summary(self) -> dict:
-        """The report line: name, max |z|, bound, max relative error, verdict."""
+        """The report line: name, max |z|, bound, max relative error, verdict.
+
+        ``rel_err`` is ``None`` where it is undefined (a theory value of exactly 0)."""
         return {"name": self.name, "max_abs_z": self.max_abs_z, "bound": self.bound,
-                "rel_err": self.rel_err, "n_points": int(self.z.size), "passed": self.passed,
+                "rel_err": self.rel_err if np.isfinite(self.rel_err) else None,
+                "n_points": int(self.z.size), "passed": self.passed,
                 "note": self.note}
 
     def to_dict(self) -> dict:

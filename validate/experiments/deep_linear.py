@@ -19,6 +19,7 @@ import numpy as np
 from numerics.deep_linear import (
     decoupled_init,
     euler_dynamics,
+    euler_mode_map,
     exercise_problem,
     flow_rhs,
     integrate_dynamics,
@@ -63,22 +64,27 @@ def _sem(a, axis=0):
 # ---------------------------------------------------------------------------------------
 
 EX1 = {"eta": 0.4, "dt": 0.1, "t_max": 15.0, "hidden": 16, "init_var": 0.01, "a0": 0.001,
-       "replicas": 20}
+       "replicas": 20, "halvings": 5}
 EX1_QUICK = {"replicas": 8}
 
 
+def _max_rel_err(sim: np.ndarray, theory: np.ndarray) -> float:
+    return float(np.max(np.abs(sim - theory) / np.abs(theory)))
+
+
 @register_experiment("deep-linear-exercise1", "seed 001 Exercise 1: one-hidden-layer and "
-                     "shallow modes (Euler, solve_ivp) vs eqs. (4)/(5); lag of random init",
-                     EX1)
+                     "shallow modes (Euler, solve_ivp) vs eqs. (4)/(5); Euler convergence "
+                     "order; lag of random init", EX1)
 def run_exercise1(config: RunConfig) -> ExperimentResult:
     p = {k: config.param(k, v) for k, v in EX1.items()}
     if config.quick:
         p.update({k: v for k, v in EX1_QUICK.items() if k not in config.params})
     Sx, Syx = exercise_problem()
     tau = 1.0 / p["eta"]
-    a0 = p["a0"]
+    a0, dt = p["a0"], p["dt"]
     n_out, n_in = Syx.shape
-    t_grid = np.round(np.arange(0, p["t_max"] + 1e-9, p["dt"]), 12)
+    t_grid = np.round(np.arange(0, p["t_max"] + 1e-9, dt), 12)
+    steps = len(t_grid) - 1
     comps = []
 
     # decoupled balanced initialisation: the flow reduces to the mode ODE
@@ -87,57 +93,89 @@ def run_exercise1(config: RunConfig) -> ExperimentResult:
     tr = track_modes(ivp.products, Syx)
     s = tr.target
     theory = mode_strength(t_grid[:, None], s[None], tau, a0, 2)
-    comps.append(compare("decoupled init, solve_ivp vs eq. (4), every time and mode",
-                         theory.ravel(), tr.singular_values.ravel(), np.zeros(theory.size),
-                         rel_allowance=0.01, bound=1.0,
+    comps.append(compare("one hidden layer, decoupled init, solve_ivp vs eq. (4), every time "
+                         "and mode", theory.ravel(), tr.singular_values.ravel(),
+                         np.zeros(theory.size), rel_allowance=0.01, bound=1.0,
                          note="passes iff every relative error < 1%"))
-    # Euler dt = 0.1 reduces exactly to the Euler map of the mode ODE
-    eul = euler_dynamics(w_dec, Syx, Sx, tau, p["dt"], p["t_max"])
+    # Euler on the matrices reduces exactly to the per-layer Euler map of the mode ODE
+    eul = euler_dynamics(w_dec, Syx, Sx, tau, dt, p["t_max"])
     tre = track_modes(eul.products, Syx)
-    # per layer c (u = c^2): tau dc/dt = c (s - c^2), stepped by Euler like the matrices
-    c = np.full(s.shape, np.sqrt(a0))
-    euler_map = [c**2]
-    for _ in range(len(t_grid) - 1):
-        c = c + p["dt"] / tau * c * (s - c**2)
-        euler_map.append(c**2)
-    euler_map = np.array(euler_map)
-    comps.append(compare("decoupled init, Euler dt=0.1 vs Euler map of the mode ODE",
-                         euler_map.ravel(), tre.singular_values.ravel(),
+    euler_map = euler_mode_map(s, tau, a0, 2, dt, steps)
+    comps.append(compare(f"one hidden layer, decoupled init, Euler dt={dt:g} vs Euler map of "
+                         "the mode ODE", euler_map.ravel(), tre.singular_values.ravel(),
                          np.zeros(euler_map.size), rel_allowance=1e-9, bound=1.0,
                          note="exact reduction of the matrix flow to modes"))
-    euler_err = float(np.max(np.abs(tre.singular_values - theory) / theory))
+    # Euler -> eq. (4) as dt -> 0, first order: errors at dt, dt/2, ..., dt/2^halvings
+    dts = dt / 2.0 ** np.arange(p["halvings"] + 1)
+    errors = []
+    for h in dts:
+        e = track_modes(euler_dynamics(w_dec, Syx, Sx, tau, h, p["t_max"]).products,
+                        Syx).singular_values
+        stride = int(round(dt / h))
+        errors.append(_max_rel_err(e[::stride], theory))
+    errors = np.array(errors)
+    orders = np.log2(errors[:-1] / errors[1:])
+    comps.append(compare("one hidden layer, Euler convergence order vs 1 (forward Euler)",
+                         1.0, orders[-1], 0.0, allowance=0.1, bound=1.0,
+                         note=f"log2 ratio of max errors at dt={dts[-2]:.4g}, {dts[-1]:.4g}; "
+                              f"errors {', '.join(f'{x:.3g}' for x in errors)}"))
+    comps.append(compare(f"one hidden layer, decoupled init, Euler dt={dts[-1]:.4g} vs eq. (4), "
+                         "every time and mode", theory.ravel(),
+                         track_modes(euler_dynamics(w_dec, Syx, Sx, tau, dts[-1], p["t_max"])
+                                     .products, Syx).singular_values[::2**p["halvings"]].ravel(),
+                         np.zeros(theory.size), rel_allowance=0.01, bound=1.0,
+                         note=f"Euler dt={dt:g} itself is off by up to {errors[0]:.1%} "
+                              "(first-order error, largest on the exponential rise)"))
+
+    # shallow network: Euler and solve_ivp from decoupled init vs eq. (5) and its Euler map
+    w_sh = decoupled_init(Syx, a0, [], seed=config.seed)
+    sh_theory = mode_strength(t_grid[:, None], s[None], tau, a0, 1)
+    sh_ivp = track_modes(integrate_dynamics(w_sh, Syx, Sx, tau, t_grid).products, Syx)
+    comps.append(compare("shallow, decoupled init, solve_ivp vs eq. (5), every time and mode",
+                         sh_theory.ravel(), sh_ivp.singular_values.ravel(),
+                         np.zeros(sh_theory.size), rel_allowance=0.01, bound=1.0,
+                         note="passes iff every relative error < 1%"))
+    sh_eul = track_modes(euler_dynamics(w_sh, Syx, Sx, tau, dt, p["t_max"]).products, Syx)
+    sh_map = euler_mode_map(s, tau, a0, 1, dt, steps)
+    comps.append(compare(f"shallow, decoupled init, Euler dt={dt:g} vs Euler map of eq. (5)'s "
+                         "ODE", sh_map.ravel(), sh_eul.singular_values.ravel(),
+                         np.zeros(sh_map.size), rel_allowance=1e-9, bound=1.0,
+                         note=f"the map is within {_max_rel_err(sh_map, sh_theory):.2%} of "
+                              "eq. (5)"))
 
     # random N(0, var) initialisation, replicas
     R = p["replicas"]
     seeds = np.random.SeedSequence(config.seed).spawn(R)
-    sv_hidden, sv_hidden_euler, proj_shallow, lags, sv0 = [], [], [], [], []
+    sv_hidden, shallow_err, lags, sv0, sh_proj = [], [], [], [], []
     for ss in seeds:  # a handful of deterministic integrations, one per initialisation
         w = random_init([n_in, p["hidden"], n_out], p["init_var"], seed=ss)
         traj = integrate_dynamics(w, Syx, Sx, tau, t_grid)
         trk = track_modes(traj.products, Syx)
         sv_hidden.append(trk.singular_values)
-        sv_hidden_euler.append(track_modes(
-            euler_dynamics(w, Syx, Sx, tau, p["dt"], p["t_max"]).products, Syx).singular_values)
         u0 = trk.singular_values[0]
         sv0.append(u0)
         th_matched = mode_strength(t_grid[:, None], s[None], tau, u0[None], 2)
         lags.append(half_times(t_grid, trk.singular_values, s)
                     - half_times(t_grid, th_matched, s))
+        # shallow: the flow is linear, so every distinct mode's projection u^T W v follows
+        # eq. (5) from its own b0 (Euler: the Euler map), whatever the initialisation
         ws = random_init([n_in, n_out], p["init_var"], seed=ss)
-        sh = integrate_dynamics(ws, Syx, Sx, tau, t_grid)
-        trs = track_modes(sh.products, Syx)
-        b0 = trs.projections[0]
-        th_b = mode_strength(t_grid[:, None], s[None], tau, np.nan_to_num(b0)[None], 1)
-        d = np.abs(trs.projections - th_b)[:, tr.distinct]
-        proj_shallow.append(float(np.max(d / np.abs(th_b[:, tr.distinct]))))
+        trs = track_modes(euler_dynamics(ws, Syx, Sx, tau, dt, p["t_max"]).products, Syx)
+        b0 = np.nan_to_num(trs.projections[0])
+        th_b = euler_mode_map(s, tau, b0, 1, dt, steps)
+        d = np.abs(trs.projections - th_b)[:, tr.distinct] / s[tr.distinct]
+        shallow_err.append(float(np.max(d)))
+        sh_proj.append(trs.projections)
     sv_hidden = np.array(sv_hidden)
     lags = np.array(lags)
-    comps.append(compare("shallow net, random init: projections u^T W v vs eq. (5) with b0",
-                         np.zeros(R), np.array(proj_shallow), np.zeros(R), allowance=1e-6,
-                         bound=1.0, note="max relative error per replica (linear flow: exact)"))
-    dec_lag = half_times(t_grid, tr.singular_values, s) - half_times(t_grid, theory, s)
-    comps.append(compare("decoupled init: lag of half-learning time vs eq. (4)", np.zeros(s.size),
-                         dec_lag, np.zeros(s.size), allowance=p["dt"] * 1e-3, bound=1.0,
+    comps.append(compare("shallow, random init, Euler: projections u^T W v vs the Euler map "
+                         "from b0", np.zeros(R), np.array(shallow_err), np.zeros(R),
+                         allowance=1e-9, bound=1.0,
+                         note="max |error| / s per replica (linear flow: exact mode by mode)"))
+    dec_half, th_half = half_times(t_grid, tr.singular_values, s), half_times(t_grid, theory, s)
+    dec_lag = dec_half - th_half
+    comps.append(compare("decoupled init: half-learning times vs eq. (4)", th_half, dec_half,
+                         np.zeros(s.size), allowance=dt * 1e-3, bound=1.0,
                          note="zero lag (within 1e-3 of a grid step)"))
     lag_mean, lag_sem = lags.mean(0), _sem(lags)
     # half-times against the seed's a0 = 0.001 curve
@@ -146,10 +184,12 @@ def run_exercise1(config: RunConfig) -> ExperimentResult:
     figures = []
     if config.out_dir is not None and config.figures:
         matched = mode_strength(t_grid[:, None], s[None], tau, np.mean(sv0, 0)[None], 2)
-        figures = _plot_ex1(t_grid, s, theory, tr, tre, sv_hidden, matched, tau, a0,
-                            config.out_dir)
+        figures = _plot_ex1(t_grid, s, theory, tr, tre, sv_hidden, matched, sh_theory,
+                            sh_eul, dts, errors, config.out_dir)
     extra = {"target_singular_values": s.tolist(), "tau": tau,
-             "euler_dt_max_rel_err_vs_eq4": euler_err,
+             "euler_dt_max_rel_err_vs_eq4": float(errors[0]),
+             "euler_convergence": {"dt": dts.tolist(), "max_rel_err": errors.tolist(),
+                                   "order": orders.tolist()},
              "random_init_lag_vs_matched_eq4": {"mean": lag_mean.tolist(),
                                                 "sem": lag_sem.tolist()},
              "random_init_lag_vs_seed_a0": {"mean": np.nanmean(seed_lag, 0).tolist(),
@@ -160,35 +200,46 @@ def run_exercise1(config: RunConfig) -> ExperimentResult:
                             p, extra)
 
 
-def _plot_ex1(t, s, theory, tr, tre, sv_hidden, matched, tau, a0, out_dir):
-    fig, axes = new_figure(3, 1)
+def _plot_ex1(t, s, theory, tr, tre, sv_hidden, matched, sh_theory, sh_eul, dts, errors,
+              out_dir):
+    fig, axes = new_figure(4, 1)
     ax = axes[0, 0]
     for a in range(s.size):
         theory_line(ax, t, theory[:, a], color=f"C{a}", label=f"eq. (4), s={s[a]:.3g}")
         ax.plot(t[::5], tr.singular_values[::5, a], "o", color=f"C{a}", ms=3)
         ax.plot(t[::5], tre.singular_values[::5, a], "x", color=f"C{a}", ms=3)
         ax.axhline(s[a], color="0.7", lw=0.8, ls=":")
-    ax.set(xlabel="time t", ylabel=r"singular value $a_\alpha(t)$",
-           title="decoupled init: solve_ivp (o), Euler dt=0.1 (x)")
+    ax.set(ylabel=r"singular value $a_\alpha(t)$",
+           title=f"one hidden layer, decoupled: solve_ivp (o), Euler dt={dts[0]:g} (x)")
+    ax.set_xlabel(r"time $t$ (same units as $\tau = 1/\eta$)")
     ax.legend(fontsize=7)
     ax = axes[0, 1]
     m, se = sv_hidden.mean(0), _sem(sv_hidden)
     for a in range(s.size):
         theory_line(ax, t, theory[:, a], color=f"C{a}",
-                    label=f"eq. (4), a0={a0:g}" if a == 0 else None)
+                    label="eq. (4), a0 = 0.001" if a == 0 else None)
         theory_line(ax, t, matched[:, a], color=f"C{a}", ls="--",
                     label="eq. (4), a0 = initial singular value" if a == 0 else None)
         simulation_points(ax, t[::5], m[::5, a], se[::5, a], color=f"C{a}",
                           label="solve_ivp, random init N(0,0.01)" if a == 0 else None)
-    ax.set(xlabel="time t", ylabel="singular value", title="one hidden layer, random init")
+    ax.set(xlabel=r"time $t$ (same units as $\tau$)", ylabel="singular value",
+           title="one hidden layer, random init")
     ax.legend(fontsize=7)
     ax = axes[0, 2]
     for a in range(s.size):
-        theory_line(ax, t, mode_strength(t, s[a], tau, a0, 1), color=f"C{a}",
-                    label=f"eq. (5), s={s[a]:.3g}")
+        theory_line(ax, t, sh_theory[:, a], color=f"C{a}", label=f"eq. (5), s={s[a]:.3g}")
+        ax.plot(t[::5], sh_eul.singular_values[::5, a], "x", color=f"C{a}", ms=3)
         theory_line(ax, t, theory[:, a], color=f"C{a}", ls="--")
-    ax.set(xlabel="time t", ylabel="mode strength",
-           title="shallow (eq. 5, solid) vs one hidden layer (eq. 4, dashed)")
+    ax.set(xlabel=r"time $t$ (same units as $\tau$)", ylabel="mode strength",
+           title="shallow: eq. (5) (solid), Euler (x); eq. (4) dashed")
+    ax.legend(fontsize=7)
+    ax = axes[0, 3]
+    ax.loglog(dts, errors, "o", color="C0", label="Euler, max rel. error vs eq. (4)")
+    theory_line(ax, dts, errors[-1] * dts / dts[-1], color="k", ls="--",
+                label=r"slope 1 ($O(\Delta t)$)")
+    ax.axhline(0.01, color="C3", lw=1, ls=":", label="1%")
+    ax.set(xlabel=r"Euler step $\Delta t$", ylabel="max relative error over t and modes",
+           title="Euler converges to eq. (4) at first order")
     ax.legend(fontsize=7)
     fig.tight_layout()
     return save_figure(fig, out_dir, "deep_linear_exercise1")
