@@ -25,7 +25,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from numerics.checks import as_positive
+from numerics.checks import as_covariance, as_positive
 from numerics.compile import compile_scalar
 from numerics.integrate import integrate
 from theory import deep_linear as th
@@ -115,7 +115,8 @@ def euler_mode_map(s, tau, a0, depth: int, dt: float, steps: int) -> np.ndarray:
 def mode_rate(u, s, tau, depth: int):
     r""":math:`\dot u = D u^{2-2/D}(s-u)/\tau` (lambdified mode ODE), vectorised."""
     depth = _depth(depth)
-    return _rate(depth)(np.asarray(u, dtype=float), np.asarray(s, dtype=float)) / tau
+    return _rate(depth)(np.asarray(u, dtype=float), np.asarray(s, dtype=float)) \
+        / as_positive(tau, "tau")
 
 
 def _as_array(value, name: str, *, positive: bool = False, nonneg: bool = False) -> np.ndarray:
@@ -256,7 +257,8 @@ def _flow(depth: int):
 
 def flow_rhs(weights: Sequence[np.ndarray], Syx, Sx, tau: float) -> list[np.ndarray]:
     r""":math:`\dot W_l` of the full-matrix gradient flow (seed eqs. (1)-(3)), any depth."""
-    return _flow(len(weights))(list(weights), Syx, Sx, float(tau))
+    ws, Syx, Sx = _check_problem(weights, Syx, Sx)
+    return _flow(len(ws))(ws, Syx, Sx, as_positive(tau, "tau"))
 
 
 def product(weights: Sequence[np.ndarray]) -> np.ndarray:
@@ -268,15 +270,24 @@ def product(weights: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def _check_problem(weights, Syx, Sx):
+    """Finite Syx, a symmetric PSD Sx of matching size, weights chaining input to output."""
     Syx = np.asarray(Syx, dtype=float)
-    Sx = np.asarray(Sx, dtype=float)
     if Syx.ndim != 2:
         raise ValueError(f"Syx must be a matrix, got shape {Syx.shape}")
+    if not np.all(np.isfinite(Syx)):
+        raise ValueError("Syx contains NaN or inf")
+    Sx = np.asarray(Sx, dtype=float)
     if Sx.shape != (Syx.shape[1], Syx.shape[1]):
         raise ValueError(f"Sx must have shape {(Syx.shape[1],) * 2}, got {Sx.shape}")
+    Sx = as_covariance(Sx, "Sx")
     ws = [np.array(w, dtype=float) for w in weights]
     if not ws:
         raise ValueError("weights must hold at least one matrix")
+    for l, w in enumerate(ws):
+        if w.ndim != 2:
+            raise ValueError(f"weights[{l}] must be a matrix, got shape {w.shape}")
+        if not np.all(np.isfinite(w)):
+            raise ValueError(f"weights[{l}] contains NaN or inf")
     if ws[0].shape[1] != Syx.shape[1] or ws[-1].shape[0] != Syx.shape[0]:
         raise ValueError("weights must map the input dimension of Syx to its output dimension")
     for l in range(1, len(ws)):
@@ -380,6 +391,8 @@ def track_modes(products, Syx, *, rtol: float = 1e-8) -> ModeTrack:
     """
     P = np.asarray(products, dtype=float)
     Syx = np.asarray(Syx, dtype=float)
+    if not (np.all(np.isfinite(P)) and np.all(np.isfinite(Syx))):
+        raise ValueError("products and Syx must be finite (no NaN or inf)")
     if P.ndim == 2:
         P = P[None]
     if P.shape[1:] != Syx.shape:
@@ -424,8 +437,13 @@ def decoupled_init(Syx, a0, hidden_units: Sequence[int], *, seed=0) -> list[np.n
 
 
 def random_init(sizes: Sequence[int], var: float, *, seed=0) -> list[np.ndarray]:
-    """Gaussian weights N(0, ``var``) (seed 001 Exercise 1.2 uses var = 0.01)."""
+    """Gaussian weights N(0, ``var``) (seed 001 Exercise 1.2 uses var = 0.01); ``sizes`` are
+    the layer widths, input first."""
     var = as_positive(var, "var")
+    sizes = list(sizes)
+    if len(sizes) < 2 or any(isinstance(n, bool) or not isinstance(n, (int, np.integer))
+                             or n < 1 for n in sizes):
+        raise ValueError(f"sizes must list at least two positive integer widths, got {sizes}")
     rng = np.random.default_rng(seed)
     return [np.sqrt(var) * rng.standard_normal((sizes[l + 1], sizes[l]))
             for l in range(len(sizes) - 1)]

@@ -29,10 +29,19 @@ def _check_tree(tree_depth, branching):
 
 
 def _check_eps(eps) -> float:
-    eps = float(eps)
+    try:
+        eps = float(eps)
+    except (TypeError, ValueError):
+        raise TypeError(f"epsilon must be a real number in [0, 0.5], got {eps!r}") from None
     if not (0.0 <= eps <= 0.5):
         raise ValueError(f"epsilon must be in [0, 0.5], got {eps}")
     return eps
+
+
+def _check_target_dim(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"target_dim must be a positive integer, got {n!r}")
+    return int(n)
 
 
 @dataclass(frozen=True)
@@ -50,9 +59,7 @@ class DiffuseTreeSampler:
     epsilon: float = 0.1
 
     def __post_init__(self):
-        if isinstance(self.target_dim, bool) or not isinstance(self.target_dim, (int, np.integer)) \
-                or self.target_dim < 1:
-            raise ValueError(f"target_dim must be a positive integer, got {self.target_dim!r}")
+        _check_target_dim(self.target_dim)
         _check_tree(self.tree_depth, self.branching_factor)
         _check_eps(self.epsilon)
 
@@ -77,6 +84,9 @@ class DiffuseTreeSampler:
 
     def sample_many(self, replicas: int, seed=0) -> np.ndarray:
         """Targets of ``replicas`` independent data sets, (R, P, target_dim), SeedSequence.spawn."""
+        if isinstance(replicas, bool) or not isinstance(replicas, (int, np.integer)) \
+                or replicas < 1:
+            raise ValueError(f"replicas must be a positive integer, got {replicas!r}")
         children = as_seed_sequence(seed).spawn(int(replicas))
         return np.stack([self.sample_targets(np.random.default_rng(c)) for c in children])
 
@@ -109,8 +119,7 @@ def tree_spectrum(tree_depth: int, branching: int, epsilon: float, target_dim: i
     """Spectrum of the DiffuseTree data (lambdified from :mod:`theory.diffuse_tree`)."""
     tree_depth, branching = _check_tree(tree_depth, branching)
     eps = _check_eps(epsilon)
-    if target_dim < 1:
-        raise ValueError(f"target_dim must be a positive integer, got {target_dim!r}")
+    target_dim = _check_target_dim(target_dim)
     ev_f, sv_f = _compiled(tree_depth, branching)
     ev = np.asarray(ev_f(eps), dtype=float)
     sv = np.asarray(sv_f(eps, float(target_dim)), dtype=float)

@@ -249,6 +249,28 @@ def test_matrix_dynamics_bad_input():
         decoupled_init(Syx, 1e-3, [3])
 
 
+_W = random_init([4, 5, 7], 0.01)
+_SX, _SYX = exercise_problem()
+
+
+@pytest.mark.parametrize("call,name", [
+    (lambda: euler_dynamics(_W, _SYX, -_SX, 2.5, 0.1, 1.0), "Sx"),  # not PSD
+    (lambda: integrate_dynamics(_W, _SYX, _SX + np.triu(np.ones((4, 4)), 1), 2.5, [0, 1]),
+     "Sx"),  # not symmetric
+    (lambda: euler_dynamics(_W, np.full((7, 4), np.nan), _SX, 2.5, 0.1, 1.0), "Syx"),
+    (lambda: euler_dynamics([_W[0] * np.nan, _W[1]], _SYX, _SX, 2.5, 0.1, 1.0), "weights"),
+    (lambda: flow_rhs(_W, _SYX, _SX, 0.0), "tau"),
+    (lambda: flow_rhs(_W, _SYX[:, :3], _SX, 1.0), "Sx"),
+    (lambda: mode_rate(0.5, 1.0, -1.0, 2), "tau"),
+    (lambda: random_init([4, 0, 7], 0.01), "sizes"),
+    (lambda: random_init([4], 0.01), "sizes"),
+    (lambda: track_modes(np.full((2, 7, 4), np.nan), _SYX), "products"),
+])
+def test_matrix_dynamics_bad_input_named(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
 # ------------------------------------------------------------------- SGD networks
 
 @pytest.mark.parametrize("activation", ["linear", "relu"])
@@ -318,3 +340,16 @@ def test_network_bad_input():
         BatchedDeepNetwork(4, [3], 2, replicas=0)
     with pytest.raises(TypeError, match="seed"):
         DeepNetwork(4, [3], 2, seed=-1)
+    with pytest.raises(ValueError, match="record_every"):
+        net.train(np.eye(4), np.zeros((4, 2)), epochs=1, lr=0.1, record_every=0)
+    with pytest.raises(ValueError, match="record_inputs"):
+        net.train(np.eye(4), np.zeros((4, 2)), epochs=1, lr=0.1, record_inputs=np.eye(3))
+    with pytest.raises(ValueError, match="weights"):
+        DeepNetwork(4, [3], 2, weights=[np.full((3, 4), np.nan), np.zeros((2, 3))])
+    batched = BatchedDeepNetwork(4, [3], 2, replicas=2)
+    with pytest.raises(ValueError, match="xs"):
+        batched.sgd_steps(np.zeros((3, 5, 4)), np.zeros((3, 5, 2)), 0.1)
+    with pytest.raises(ValueError, match="ys"):
+        batched.sgd_steps(np.zeros((2, 5, 4)), np.zeros((2, 5, 3)), 0.1)
+    with pytest.raises(ValueError, match="record_every"):
+        batched.train(np.eye(4), np.zeros((4, 2)), epochs=1, lr=0.1, record_every=-2)

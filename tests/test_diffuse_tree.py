@@ -70,6 +70,17 @@ def test_sampler_bad_input(kw, name):
         DiffuseTreeSampler(**args)
 
 
+def test_sample_many_and_spectrum_bad_input():
+    s = DiffuseTreeSampler(5, 2, 2, 0.1)
+    for bad in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="replicas"):
+            s.sample_many(bad)
+    with pytest.raises(ValueError, match="target_dim"):
+        tree_spectrum(2, 2, 0.1, 2.5)
+    with pytest.raises(TypeError, match="epsilon"):
+        DiffuseTreeSampler(5, 2, 2, "a lot")
+
+
 def _level_check(scale=1.0, replicas=300, seed=0):
     s = DiffuseTreeSampler(40, 3, 2, 0.15)
     Ys = s.sample_many(replicas, seed)

@@ -97,6 +97,22 @@ class TrainingRecord:
                 "outputs": self.outputs.tolist()}
 
 
+def _check_record(record_inputs, record_every, X) -> np.ndarray:
+    """The inputs whose outputs are recorded (default X), and a valid ``record_every``."""
+    if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)) \
+            or record_every < 1:
+        raise ValueError(f"record_every must be a positive integer, got {record_every!r}")
+    if record_inputs is None:
+        return X
+    R_in = np.asarray(record_inputs, dtype=float)
+    if R_in.ndim != 2 or R_in.shape[1] != X.shape[1]:
+        raise ValueError(f"record_inputs must have shape (items, {X.shape[1]}), got "
+                         f"{R_in.shape}")
+    if not np.all(np.isfinite(R_in)):
+        raise ValueError("record_inputs must be finite")
+    return R_in
+
+
 def _check_data(X, Y, n_in, n_out):
     X = np.asarray(X, dtype=float)
     Y = np.asarray(Y, dtype=float)
@@ -130,6 +146,8 @@ class DeepNetwork:
                 if w.shape != (self.sizes[l + 1], self.sizes[l]):
                     raise ValueError(f"weights[{l}] must have shape "
                                      f"{(self.sizes[l + 1], self.sizes[l])}, got {w.shape}")
+                if not np.all(np.isfinite(w)):
+                    raise ValueError(f"weights[{l}] must be finite (no NaN or inf)")
 
     @property
     def depth(self) -> int:
@@ -197,7 +215,7 @@ class DeepNetwork:
         lr = as_positive(lr, "lr")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-        R_in = X if record_inputs is None else np.asarray(record_inputs, dtype=float)
+        R_in = _check_record(record_inputs, record_every, X)
         rec_e, rec_l, rec_o = [], [], []
 
         def record(e):
@@ -254,6 +272,8 @@ class BatchedDeepNetwork:
                 shape = (self.replicas, self.sizes[l + 1], self.sizes[l])
                 if w.shape != shape:
                     raise ValueError(f"weights[{l}] must have shape {shape}, got {w.shape}")
+                if not np.all(np.isfinite(w)):
+                    raise ValueError(f"weights[{l}] must be finite (no NaN or inf)")
 
     @property
     def depth(self) -> int:
@@ -287,6 +307,14 @@ class BatchedDeepNetwork:
         plus :math:`O(K)` corrections, and the K updates are applied at the end with one
         batched matrix product per layer (no per-step pass over the weights).
         """
+        xs = np.asarray(xs, dtype=float)
+        ys = np.asarray(ys, dtype=float)
+        if xs.ndim != 3 or xs.shape[0] != self.replicas or xs.shape[2] != self.sizes[0]:
+            raise ValueError(f"xs must have shape ({self.replicas}, K, {self.sizes[0]}), got "
+                             f"{xs.shape}")
+        if ys.shape != xs.shape[:2] + (self.sizes[-1],):
+            raise ValueError(f"ys must have shape {xs.shape[:2] + (self.sizes[-1],)}, got "
+                             f"{ys.shape}")
         relu = self.activation == "relu"
         Ws = self.weights
         D = len(Ws)
@@ -325,7 +353,7 @@ class BatchedDeepNetwork:
         lr = as_positive(lr, "lr")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-        R_in = X if record_inputs is None else np.asarray(record_inputs, dtype=float)
+        R_in = _check_record(record_inputs, record_every, X)
         rec_e, rec_l, rec_o = [], [], []
 
         def record(e):
