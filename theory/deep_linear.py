@@ -45,7 +45,7 @@ from theory.catalog import register_model
 __all__ = [
     "ModeSymbols", "SYMBOLS", "check_depth", "mode_ode", "mode_ode_from_loss", "mode_solution",
     "mode_solution_stable", "antiderivative_elementary", "layer_rate", "LAYER", "integrand",
-    "time_scale",
+    "time_scale", "online_sgd_time_constant",
     "seed_eq4", "seed_eq5", "antiderivative", "time_to_strength", "learning_time",
     "learning_time_asymptotic", "rate", "gradient_flow", "gradient_flow_check", "loss",
 ]
@@ -316,6 +316,23 @@ def learning_time_asymptotic(depth: int) -> sp.Expr:
     T0 = antiderivative(depth).subs(SYMBOLS.x, S.u0 / S.s)
     lead_T0 = T0.replace(lambda e: isinstance(e, sp.hyper), lambda e: sp.S.One)
     return sp.simplify(-S.tau / (depth * S.s**p) * lead_T0)
+
+
+def online_sgd_time_constant() -> sp.Expr:
+    r""":math:`\tau` in epochs of online SGD on one-hot items (seed 001 Exercise 2).
+
+    Per item the loss is :math:`\tfrac1N\lVert y - W x\rVert^2` (mean over the :math:`N`
+    outputs), so one step is :math:`\Delta W = \tfrac{2\eta}{N}(y - Wx)x^\top`.  Summed
+    over the :math:`P` items of one epoch (weights nearly constant for small :math:`\eta`),
+    with one-hot :math:`x` (:math:`\sum_\mu x x^\top = I`) and
+    :math:`\sum_\mu y x^\top = Y^\top`: :math:`\Delta W_{\text{epoch}} =
+    \tfrac{2\eta}{N}(Y^\top - W)`, i.e. the gradient flow
+    :math:`\tau\,dW/dt = \Sigma^{yx} - W\Sigma^x` with :math:`\Sigma^{yx} = Y^\top`,
+    :math:`\Sigma^x = I`, :math:`t` in epochs and :math:`\tau = N/(2\eta)`.  The same
+    scaling holds for every layer of a deep network (each layer's step carries the same
+    :math:`2\eta/N`).  Returned in the symbols ``eta`` (learning rate) and ``N``."""
+    eta, n_out = sp.symbols("eta N", positive=True)
+    return n_out / (2 * eta)
 
 
 # ----------------------------------------------------------------------------------------

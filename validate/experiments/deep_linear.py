@@ -15,7 +15,9 @@ r"""``learndyn validate deep-linear-*``: deep linear network dynamics (seed 001)
 from __future__ import annotations
 
 import numpy as np
+import sympy as sp
 
+from numerics.compile import compile_scalar
 from numerics.deep_linear import (
     decoupled_init,
     euler_dynamics,
@@ -30,11 +32,15 @@ from numerics.deep_linear import (
 )
 from numerics.diffuse_tree import DiffuseTreeSampler, tree_spectrum
 from numerics.sim.deep_network import BatchedDeepNetwork, as_seed_sequence
+from theory import deep_linear as th
 from validate.compare import compare
 from validate.plotting import new_figure, save_figure, simulation_points, theory_line
 from validate.registry import ExperimentResult, RunConfig, register_experiment
 
 __all__ = ["half_times", "run_exercise1", "run_exercise2", "run_depth"]
+
+#: tau in epochs of online SGD, lambdified from theory (eta, N)
+sgd_tau = compile_scalar(th.online_sgd_time_constant(), sp.symbols("eta N", positive=True))
 
 
 def half_times(t: np.ndarray, u: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -278,7 +284,7 @@ def run_exercise2(config: RunConfig) -> ExperimentResult:
     if not np.allclose(Sx * P, np.eye(P)):
         raise AssertionError("one-hot items must give Sigma_x = I/P")
     s = np.linalg.svd(Y.T, compute_uv=False)  # modes of P * Sigma_yx (time in epochs)
-    tau = N / (2 * p["lr"])  # epochs: online SGD on the MSE mean over N outputs
+    tau = sgd_tau(p["lr"], N)  # epochs: online SGD on the MSE mean over N outputs
     spec = tree_spectrum(p["tree_depth"], p["branching"], p["epsilon"], N)
     R, E = p["replicas"], p["epochs"]
     ss = np.random.SeedSequence(config.seed).spawn(4)
@@ -323,7 +329,7 @@ def run_exercise2(config: RunConfig) -> ExperimentResult:
                             extra["linear, decoupled init"]["half_time_sem"])}
     Rs = p["small_lr_replicas"]
     for k, lr in enumerate(lrs):
-        tau_k = N / (2 * lr)
+        tau_k = sgd_tau(lr, N)
         horizon = int(np.ceil(1.3 * t_theory.max() * tau_k / tau))
         W = [decoupled_init(Y.T, p["a0"], hidden, seed=c)
              for c in np.random.SeedSequence([config.seed, 7, k]).spawn(Rs)]
