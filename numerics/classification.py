@@ -7,6 +7,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from numerics.checks import as_covariance, as_vector
 from numerics.compile import compile_expressions
 from theory.classification import two_class_accuracy
 
@@ -33,13 +34,37 @@ def _acc():
 def gaussian_accuracy(w, mu_pos, Sigma_pos, mu_neg, Sigma_neg, p_pos: float = 0.5) -> np.ndarray:
     r"""Expected accuracy for :math:`x\,|\,{+}1 \sim N(\mu_+,\Sigma_+)`,
     :math:`x\,|\,{-}1\sim N(\mu_-,\Sigma_-)`, prior ``p_pos``: theory.classification.
-    ``w`` may be (N,) or (T, N); returns a scalar or (T,)."""
-    w = np.atleast_2d(np.asarray(w, dtype=float))
-    mp, mn = w @ np.asarray(mu_pos, dtype=float), w @ np.asarray(mu_neg, dtype=float)
-    vp = np.einsum("ti,ij,tj->t", w, np.asarray(Sigma_pos, dtype=float), w)
-    vn = np.einsum("ti,ij,tj->t", w, np.asarray(Sigma_neg, dtype=float), w)
+    ``w`` may be (N,) or (T, N); returns a scalar or (T,) respectively.
+
+    ``ValueError`` for mismatched shapes (``mu_*`` length N, ``Sigma_*`` N x N, PSD), NaN/inf
+    entries, or ``p_pos`` outside [0, 1]; ``TypeError`` for a non-numeric ``p_pos``."""
+    w = np.asarray(w, dtype=float)
+    if w.ndim not in (1, 2) or w.shape[-1] == 0:
+        raise ValueError(f"w must have shape (N,) or (T, N), got {w.shape}")
+    if not np.all(np.isfinite(w)):
+        raise ValueError("w contains NaN or inf")
+    n = w.shape[-1]
+    mu_pos = as_vector(mu_pos, "mu_pos", n)
+    mu_neg = as_vector(mu_neg, "mu_neg", n)
+    S_pos = as_covariance(Sigma_pos, "Sigma_pos")
+    S_neg = as_covariance(Sigma_neg, "Sigma_neg")
+    for name, S in (("Sigma_pos", S_pos), ("Sigma_neg", S_neg)):
+        if S.shape != (n, n):
+            raise ValueError(f"{name} must be {n}x{n} to match w (dimension mismatch), "
+                             f"got {S.shape}")
+    try:
+        p = float(p_pos)
+    except (TypeError, ValueError):
+        raise TypeError(f"p_pos must be a real number in [0, 1], got {p_pos!r}") from None
+    if not (0.0 <= p <= 1.0):
+        raise ValueError(f"p_pos must be in [0, 1], got {p_pos}")
+    single = w.ndim == 1
+    w = np.atleast_2d(w)
+    mp, mn = w @ mu_pos, w @ mu_neg
+    vp = np.einsum("ti,ij,tj->t", w, S_pos, w)
+    vn = np.einsum("ti,ij,tj->t", w, S_neg, w)
     tiny = 1e-300
     f = _acc()
-    out = np.array([f(a, max(b, tiny), c, max(d, tiny), p_pos)[0]
+    out = np.array([f(a, max(b, tiny), c, max(d, tiny), p)[0]
                     for a, b, c, d in zip(mp, vp, mn, vn)])
-    return out if out.size > 1 else out[0]
+    return out[0] if single else out

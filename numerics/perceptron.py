@@ -20,7 +20,9 @@ matrix-vector products, so the mean flow costs O(N^2) per evaluation (O(N) for i
 .. math:: \dot m = \langle f\rangle(m) + c_2\sum_{kl}C_{kl}\partial_k\partial_l\langle f\rangle(m),
           \qquad \dot C = JC + CJ^\top
 
-cost one :math:`\Sigma C` product per evaluation; no :math:`N^3` tensor is ever built:
+cost one :math:`\Sigma C` product per evaluation (an O(N^2) scaling for isotropic or diagonal
+:math:`\Sigma`; ``Sigma`` may also be passed as a scalar variance, :math:`\Sigma` = ``Sigma`` I);
+no :math:`N^3` tensor is ever built:
 with :math:`\nabla a = k\mu`, :math:`\nabla c = 2k^2\Sigma w`, :math:`p = \Sigma w`,
 
 .. math:: \sum_{kl}C_{kl}\partial_k\partial_l(\mu g_1 + k p g_2)
@@ -39,11 +41,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
+from scipy.integrate import DOP853, RK23, RK45
+from scipy.linalg.blas import dgemm as _dgemm
 from scipy.optimize import brentq
 
 from numerics.checks import as_covariance, as_nonnegative, as_positive, as_vector
 from numerics.compile import compile_expressions, compile_scalar
-from numerics.integrate import Trajectory, integrate
+from numerics.integrate import DivergenceError, Trajectory, integrate
 from theory.perceptron import (
     K,
     check_rule,
@@ -58,6 +62,8 @@ __all__ = [
 ]
 
 _K = float(K)
+_EXPLICIT = {"RK45": RK45, "RK23": RK23, "DOP853": DOP853}  # moment_flow's solvers
+_BLOWUP = 1e12  # |state| beyond which an integration is reported as diverging
 
 
 @lru_cache(maxsize=8)
@@ -93,15 +99,38 @@ def _eval(f, a, c) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Class:
+    """One class's mean and covariance.  ``iso`` (Sigma = iso I) and ``diag`` (Sigma =
+    diag(diag)) select O(N) matrix-vector and O(N^2) matrix products; ``Sigma`` is ``None``
+    when the user passed a scalar variance (no dense N x N matrix is ever built then)."""
+
     mu: np.ndarray
-    Sigma: np.ndarray
+    Sigma: np.ndarray | None
     iso: float | None  # Sigma = iso * I when not None
+    diag: np.ndarray | None = None  # Sigma = diag(diag) when not None (and iso is None)
 
     def times(self, v: np.ndarray) -> np.ndarray:
-        """Sigma @ v along the last axis (v is (N,) or (..., N)) or Sigma @ matrix for 2-D C."""
+        """Sigma @ v along the last axis (v is (N,) or a batch (..., N))."""
         if self.iso is not None:
             return self.iso * v
+        if self.diag is not None:
+            return self.diag * v
         return v @ self.Sigma  # Sigma symmetric
+
+    def times_matrix(self, C: np.ndarray) -> np.ndarray:
+        """Sigma @ C for an N x N matrix C: O(N^2) for isotropic or diagonal Sigma."""
+        if self.iso is not None:
+            return self.iso * C
+        if self.diag is not None:
+            return self.diag[:, None] * C
+        return self.Sigma @ C
+
+    def trace_times(self, C: np.ndarray) -> float:
+        """tr(Sigma C) in O(N) (isotropic, diagonal) or O(N^2) (general)."""
+        if self.iso is not None:
+            return self.iso * float(np.trace(C))
+        if self.diag is not None:
+            return float(self.diag @ np.diagonal(C))
+        return float(np.vdot(self.Sigma, C))
 
 
 _LARGE = 512  # above this N, check positive semidefiniteness by Cholesky, not eigvalsh
@@ -137,6 +166,9 @@ def _as_large_covariance(Sigma, name: str, rtol: float = 1e-10) -> np.ndarray:
 
 def _make_class(mu, Sigma, n: int | None, mu_name: str, sigma_name: str) -> _Class:
     mu = as_vector(mu, mu_name, n)
+    if np.ndim(Sigma) == 0:  # a scalar variance: Sigma = Sigma * I, never built densely
+        var = as_nonnegative(Sigma, sigma_name)
+        return _Class(mu, None, var)
     if np.ndim(Sigma) == 2 and np.shape(Sigma)[0] > _LARGE:
         S = _as_large_covariance(Sigma, sigma_name)
     else:
@@ -145,9 +177,11 @@ def _make_class(mu, Sigma, n: int | None, mu_name: str, sigma_name: str) -> _Cla
         raise ValueError(f"{sigma_name} must be {mu.size}x{mu.size} to match {mu_name} "
                          f"(dimension mismatch), got {S.shape}")
     diag = np.diagonal(S)
-    is_diag = np.count_nonzero(S) == np.count_nonzero(diag)
-    iso = float(diag[0]) if is_diag and np.all(diag == diag[0]) else None
-    return _Class(mu, S, iso)
+    if np.count_nonzero(S) != np.count_nonzero(diag):
+        return _Class(mu, S, None)
+    if np.all(diag == diag[0]):
+        return _Class(mu, S, float(diag[0]))
+    return _Class(mu, S, None, diag.copy())
 
 
 @dataclass(frozen=True)
@@ -156,22 +190,29 @@ class _Model:
     pos: _Class
     neg: _Class
     lam: float
+    shared: bool = False  # neg uses pos's covariance (Sigma_neg not given)
 
     @property
     def n(self) -> int:
         return self.pos.mu.size
 
 
-def _model(rule, mu_pos, Sigma_pos, mu_neg, Sigma_neg, lam) -> _Model:
+def _model(rule, mu_pos, Sigma_pos, mu_neg, Sigma_neg, lam, *,
+           names: tuple[str, str] = ("mu_pos", "Sigma_pos")) -> _Model:
+    """``names``: what the caller called the +1 class's mean and covariance (``("mu",
+    "Sigma")`` for the symmetric-task API), so that error messages name the user's argument."""
     rule = check_rule(rule)
-    pos = _make_class(mu_pos, Sigma_pos, None, "mu_pos", "Sigma_pos")
+    pos = _make_class(mu_pos, Sigma_pos, None, *names)
     if mu_neg is None:
         mu_neg = -pos.mu
     if Sigma_neg is None:
-        neg = _Class(as_vector(mu_neg, "mu_neg", pos.mu.size), pos.Sigma, pos.iso)
+        neg = _Class(as_vector(mu_neg, "mu_neg", pos.mu.size), pos.Sigma, pos.iso, pos.diag)
     else:
         neg = _make_class(mu_neg, Sigma_neg, pos.mu.size, "mu_neg", "Sigma_neg")
-    return _Model(rule, pos, neg, as_nonnegative(lam, "lam"))
+    return _Model(rule, pos, neg, as_nonnegative(lam, "lam"), Sigma_neg is None)
+
+
+_SYM = ("mu", "Sigma")  # argument names of the symmetric-task API
 
 
 def _check_w(w, n: int, name: str = "w") -> np.ndarray:
@@ -188,7 +229,7 @@ def _drift(model: _Model, w: np.ndarray) -> np.ndarray:
     out = -model.lam * w
     p = None
     for y, cl in ((1, model.pos), (-1, model.neg)):
-        if p is None or cl.Sigma is not model.pos.Sigma:
+        if p is None or not model.shared:
             p = cl.times(w)
         a = _K * (w @ cl.mu)
         c = _K**2 * np.sum(w * p, axis=-1)
@@ -212,20 +253,30 @@ def mean_drift_two_class(rule: str, w, mu_pos, Sigma_pos, mu_neg, Sigma_neg,
 def mean_drift(rule: str, w, mu, Sigma, lam: float = 0.0) -> np.ndarray:
     r"""Expected update :math:`\langle f\rangle(w)` (seed 002 eqs. (15), (20)) for the
     symmetric task: +1 class :math:`N(\mu,\Sigma)`, -1 class :math:`N(-\mu,\Sigma)`, each with
-    probability 1/2.  ``rule`` is ``"sl"`` or ``"rl"``; ``w`` may be (N,) or (..., N)."""
-    model = _model(rule, mu, Sigma, None, None, lam)
+    probability 1/2.  ``rule`` is ``"sl"`` or ``"rl"``; ``w`` may be (N,) or (..., N).
+    ``Sigma`` is an N x N matrix or a scalar variance (:math:`\Sigma` = ``Sigma`` I)."""
+    model = _model(rule, mu, Sigma, None, None, lam, names=_SYM)
     return _drift(model, _check_w(w, model.n))
 
 
 def alignment(mu, w) -> np.ndarray:
-    r""":math:`\mu\cdot w/(|\mu||w|)` along the last axis of ``w``; 0 where :math:`w = 0`."""
+    r""":math:`\mu\cdot w/(|\mu||w|)` along the last axis of ``w``; 0 where :math:`w = 0`.
+
+    ``ValueError`` for :math:`\mu = 0` (the alignment is undefined)."""
     mu = np.asarray(mu, dtype=float)
     w = np.asarray(w, dtype=float)
+    _check_direction(mu, "mu")
     nw = np.linalg.norm(w, axis=-1)
     dot = w @ mu
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(nw > 0, dot / (np.linalg.norm(mu) * np.where(nw > 0, nw, 1.0)), 0.0)
     return out
+
+
+def _check_direction(mu: np.ndarray, name: str) -> None:
+    if not np.any(mu):
+        raise ValueError(f"{name} must be non-zero: the alignment mu.w/(|mu||w|) is undefined "
+                         f"for {name} = 0")
 
 
 def _method(n: int, method: str | None) -> str:
@@ -241,9 +292,10 @@ def mean_flow(rule: str, mu, Sigma, w0, t_eval, lam: float = 0.0, *, mu_neg=None
 
     Returns a :class:`numerics.integrate.Trajectory` with states ``w0..w{N-1}`` (rows of
     ``y``) at ``t_eval`` (increasing, starting at >= 0; the integration starts at t = 0).
-    ``mu_neg``/``Sigma_neg`` default to ``-mu``/``Sigma``.
+    ``mu_neg``/``Sigma_neg`` default to ``-mu``/``Sigma``; a scalar ``Sigma`` (or
+    ``Sigma_neg``) is a variance, :math:`\Sigma` = ``Sigma`` I.
     """
-    model = _model(rule, mu, Sigma, mu_neg, Sigma_neg, lam)
+    model = _model(rule, mu, Sigma, mu_neg, Sigma_neg, lam, names=_SYM)
     w0 = as_vector(w0, "w0", model.n)
     t_eval = _check_times(t_eval)
 
@@ -273,13 +325,25 @@ def alignment_time(rule: str, mu, Sigma, w0, lam: float = 0.0, threshold: float 
     ``threshold`` (seed 002, Fig. 3: time to 80% alignment).
 
     Event-located (``solve_ivp`` events, direction +1).  Returns ``0.0`` if ``w0`` is already
-    aligned beyond the threshold and ``math.inf`` if the threshold is not reached by ``t_max``
-    (e.g. an unreachable threshold).  ``ValueError`` for ``threshold`` outside (0, 1),
-    non-positive ``t_max``, a non-PSD ``Sigma`` or mismatched dimensions.
+    aligned beyond the threshold and ``math.inf`` if the threshold is not reached by ``t_max``:
+    either ``t_max`` is too short, or the flow's alignment levels off below the threshold.
+    The latter happens when :math:`\mu` is not an eigenvector of :math:`\Sigma`: the fixed
+    point satisfies :math:`(\lambda I - kG_2\Sigma)\,w^* = G_1\mu` (symmetric task), i.e.
+    :math:`w^*\propto\Sigma^{-1}\mu` at :math:`\lambda = 0`, whose alignment
+    :math:`\mu^\top\Sigma^{-1}\mu/(|\mu||\Sigma^{-1}\mu|)` can be far below 1 for strong
+    anisotropy (a large :math:`\lambda` pulls it back towards 1).
+    ``Sigma`` may be an N x N matrix or a scalar variance (:math:`\Sigma` = ``Sigma`` I).
+    ``ValueError`` for :math:`\mu = 0` (alignment undefined), ``threshold`` outside (0, 1),
+    non-positive ``t_max``, a non-PSD ``Sigma`` or mismatched dimensions; ``TypeError`` for a
+    non-numeric ``threshold``.
     """
-    model = _model(rule, mu, Sigma, mu_neg, Sigma_neg, lam)
+    model = _model(rule, mu, Sigma, mu_neg, Sigma_neg, lam, names=_SYM)
+    _check_direction(model.pos.mu, "mu")
     w0 = as_vector(w0, "w0", model.n)
-    thr = float(threshold)
+    try:
+        thr = float(threshold)
+    except (TypeError, ValueError):
+        raise TypeError(f"threshold must be a real number in (0, 1), got {threshold!r}") from None
     if not (0.0 < thr < 1.0):
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
     t_max = as_positive(t_max, "t_max")
@@ -334,53 +398,76 @@ class MomentFlow:
         }
 
 
-def _moment_rhs(model: _Model, m: np.ndarray, C: np.ndarray, correction: float):
+def _moment_rhs(model: _Model, m: np.ndarray, C: np.ndarray, correction: float,
+                out: np.ndarray | None = None):
     """(dm/dt, dC/dt) at mean m and covariance C (matrix-vector assembly, module docstring).
 
     dC/dt = JC + (JC)^T is assembled as s*C + [sum_y k g2_y/2 Sigma_y C + transpose] + a
-    rank-8 term, each N x N array touched once.
+    rank-8 term.  For isotropic or diagonal Sigma one evaluation is O(N^2): one pass over C
+    for the four products C mu_y, C p_y, one for the (row/column-scaled) copy of C and one
+    BLAS gemm that adds the low-rank term in place.  A general Sigma adds one N x N x N
+    product Sigma C per distinct Sigma.  With ``out`` (length N + N^2) the result is written
+    there (dm first, then dC row-major) and views of it are returned.
     """
-    dm = -model.lam * m
+    n = m.size
+    if out is None:
+        out = np.empty(n + n * n)
+    dm, dC = out[:n], out[n:].reshape(n, n)
     scal = -2.0 * model.lam  # coefficient of C in dC/dt
-    shared = model.pos.Sigma is model.neg.Sigma
-    sigma_c = None  # sum_y (k g2_y / 2) Sigma_y C, for non-isotropic Sigma
+    row_scale = None  # sum_y (k g2_y / 2) diag_y, for diagonal (non-isotropic) Sigma
     g2_sum = 0.0
+    dense = []  # (k g2_y / 2, class) whose Sigma_y C needs a dense product
     left, right = [], []  # the low-rank part of JC is sum_j left_j right_j^T
-    for y, cl in ((1, model.pos), (-1, model.neg)):
+    classes = ((1, model.pos), (-1, model.neg))
+    ps = [cl.times(m) for _, cl in classes]
+    # C @ [mu_+, p_+, mu_-, p_-]: one pass over C (C symmetric: C @ v = v @ C)
+    CV = C @ np.stack([model.pos.mu, ps[0], model.neg.mu, ps[1]], axis=1)
+    acc = -model.lam * m
+    for j, (y, cl) in enumerate(classes):
         f, _ = _g(model.rule, y, 2)
-        p = cl.times(m)
+        p = ps[j]
         a = _K * (m @ cl.mu)
         c = _K**2 * (m @ p)
         (g1, g1a, g1c, g1aa, g1ac, g1cc, g2, g2a, g2c, g2aa, g2ac, g2cc) = f(a, c)
-        Cmu = C @ cl.mu
-        Cp = C @ p
+        Cmu, Cp = CV[:, 2 * j], CV[:, 2 * j + 1]
         aCa = _K**2 * (cl.mu @ Cmu)
         aCc = 2 * _K**3 * (cl.mu @ Cp)
         cCc = 4 * _K**4 * (p @ Cp)
-        tr_SC = cl.iso * np.trace(C) if cl.iso is not None else float(np.vdot(cl.Sigma, C))
+        tr_SC = cl.trace_times(C)
         q1 = g1aa * aCa + 2 * g1ac * aCc + g1cc * cCc + 2 * _K**2 * g1c * tr_SC
         q2 = g2aa * aCa + 2 * g2ac * aCc + g2cc * cCc + 2 * _K**2 * g2c * tr_SC
         C_dg1 = _K * g1a * Cmu + 2 * _K**2 * g1c * Cp
         C_dg2 = _K * g2a * Cmu + 2 * _K**2 * g2c * Cp
         hess = cl.mu * q1 + _K * (2 * cl.times(C_dg2) + p * q2)
-        dm = dm + 0.5 * (cl.mu * g1 + _K * g2 * p + correction * hess)
+        acc = acc + 0.5 * (cl.mu * g1 + _K * g2 * p + correction * hess)
         left += [cl.mu, p]
         right += [0.5 * C_dg1, 0.5 * _K * C_dg2]
         if cl.iso is not None:
             scal += _K * g2 * cl.iso
-        elif shared:
+        elif cl.diag is not None:
+            rs = 0.5 * _K * g2 * cl.diag
+            row_scale = rs if row_scale is None else row_scale + rs
+        elif model.shared:
             g2_sum += g2
         else:
-            term = 0.5 * _K * g2 * (cl.Sigma @ C)
-            sigma_c = term if sigma_c is None else sigma_c + term
-    if shared and model.pos.iso is None:
-        sigma_c = (0.5 * _K * g2_sum) * (model.pos.Sigma @ C)
-    # low rank: JC_lr + JC_lr^T = [L, R][R, L]^T (a rank-8 gemm; the integrators run it with
-    # single-threaded BLAS, see _single_thread_blas).
+            dense.append((0.5 * _K * g2, cl))
+    dm[:] = acc
+    if model.shared and model.pos.iso is None and model.pos.diag is None:
+        dense = [(0.5 * _K * g2_sum, model.pos)]
+    if row_scale is None:
+        np.multiply(C, scal, out=dC)
+    else:  # (scal + r_i + r_j) C_ij, i.e. scal C + D C + C D for D = diag(r): O(N^2)
+        for i in range(0, n, 256):  # row blocks keep the N x N temporaries small
+            dC[i:i + 256] = C[i:i + 256] * (row_scale[i:i + 256, None] + row_scale + scal)
+    # low rank: JC_lr + JC_lr^T = [L, R][R, L]^T, a rank-8 gemm added in place to dC.
+    # BLAS is column-major: dC^T (an F-ordered view) += [R, L][L, R]^T.
     L, R = np.stack(left, axis=1), np.stack(right, axis=1)
-    dC = np.hstack([L, R]) @ np.hstack([R, L]).T
-    dC += scal * C
-    if sigma_c is not None:
+    res = _dgemm(1.0, np.hstack([R, L]), np.hstack([L, R]), beta=1.0, c=dC.T, trans_b=1,
+                 overwrite_c=1)
+    if not np.shares_memory(res, dC):  # BLAS wrapper had to copy: store its result
+        dC[...] = res.T
+    for coef, cl in dense:
+        sigma_c = coef * cl.times_matrix(C)
         dC += sigma_c
         dC += sigma_c.T
     return dm, dC
@@ -395,58 +482,97 @@ def moment_flow(rule: str, mu, Sigma, w0, C0, t_eval, lam: float = 0.0,
     ``w0`` is the initial mean, ``C0`` the initial covariance (PSD, N x N).  ``correction``
     is the coefficient of :math:`\sum_{kl}C_{kl}\partial_k\partial_l\langle f\rangle`: 1/2 is
     the Taylor coefficient; the seed's reference code used 1.  The state has N + N^2
-    components; an explicit method (``RK45``) is used since an implicit one would need an
-    (N + N^2)^2 Jacobian.  ``full_covariance`` (default: N <= 100) keeps C(t) at every
-    ``t_eval`` (memory T N^2); otherwise only its trace is kept.  Integration runs in chunks of
-    output times so that at most ~64 MB of states are held at once.
+    components; an explicit method (``RK45``, ``RK23`` or ``DOP853``) is used since an implicit
+    one would need an (N + N^2)^2 Jacobian.  ``full_covariance`` (default: N <= 100) keeps C(t)
+    at every ``t_eval`` (memory T N^2); otherwise only its trace is kept.  One solver steps
+    over the whole range and each output time is read off the dense output of the step that
+    covers it, so memory is a few states, O(N^2), however many output times there are.
+    ``rtol``/``atol`` are per state component and the solver's error norm is an RMS over all
+    N + N^2 components, so covariance entries far below ``atol`` are not resolved: at large N
+    tr C is accurate to roughly ``atol`` x N^(1/2..1) in absolute terms (at N = 4096, C0 =
+    (5/N) I, default tolerances: ~1e-6, i.e. 0.2% when tr C ~ 1e-2).  Pass a smaller ``atol``
+    (about 1e-3 x the smallest tr C of interest / N) to follow tr C over more decades.
+    A non-finite right-hand side or a state beyond 1e12 raises
+    :class:`numerics.integrate.DivergenceError` (with the time and the component).
+
+    ``Sigma`` may be an N x N matrix or a scalar variance (:math:`\Sigma` = ``Sigma`` I, no
+    dense matrix built).  For isotropic or diagonal :math:`\Sigma` one right-hand-side
+    evaluation costs O(N^2) (a few passes over C); a general :math:`\Sigma` adds one
+    :math:`\Sigma C` product, O(N^3).  ``alignment`` is NaN when :math:`\mu = 0`.
     """
-    model = _model(rule, mu, Sigma, mu_neg, Sigma_neg, lam)
+    model = _model(rule, mu, Sigma, mu_neg, Sigma_neg, lam, names=_SYM)
     n = model.n
     w0 = as_vector(w0, "w0", n)
-    C0 = as_covariance(C0, "C0")
-    if C0.shape != (n, n):
-        raise ValueError(f"C0 must be {n}x{n} (dimension mismatch), got {C0.shape}")
+    if np.shape(C0) != (n, n):
+        raise ValueError(f"C0 must be {n}x{n} (dimension mismatch), got shape {np.shape(C0)}")
+    C0 = _as_large_covariance(C0, "C0") if n > _LARGE else as_covariance(C0, "C0")
     corr = as_nonnegative(correction, "correction")
     t_eval = _check_times(t_eval)
     if full_covariance is None:
         full_covariance = n <= 100
 
-    def rhs(t, y):
-        m = y[:n]
-        C = y[n:].reshape(n, n)
-        dm, dC = _moment_rhs(model, m, C, corr)
-        return np.concatenate([dm, dC.ravel()])
+    if method not in _EXPLICIT:
+        raise ValueError(f"method must be one of {sorted(_EXPLICIT)} (explicit Runge-Kutta: an "
+                         f"implicit method would need an (N + N^2)^2 Jacobian), got {method!r}")
+    if not (rtol > 0 and atol > 0):
+        raise ValueError(f"rtol and atol must be positive, got rtol={rtol}, atol={atol}")
 
-    y0 = np.concatenate([w0, C0.ravel()])
+    def rhs(t, y):
+        out = np.empty_like(y)
+        _moment_rhs(model, y[:n], y[n:].reshape(n, n), corr, out)
+        if not np.isfinite(out).all():
+            k = int(np.flatnonzero(~np.isfinite(out))[0])
+            where = f"mean component {k}" if k < n else f"C[{(k - n) // n}, {(k - n) % n}]"
+            raise DivergenceError(f"moment ODE right-hand side is not finite at t={t:.6g} "
+                                  f"({where}): the moments diverge or the parameters are "
+                                  "outside the model's range", t, k)
+        return out
+
     T = t_eval.size
     means = np.empty((T, n))
     traces = np.empty(T)
     covs = np.empty((T, n, n)) if full_covariance else None
-    # One solve_ivp call per chunk of output times, so that the stored states
-    # (chunk x (N + N^2) floats) stay below ~64 MB whatever N and len(t_eval) are.
-    chunk = max(1, int(8e6 // y0.size))
-    nfev = 0
-    t_prev, y_prev = 0.0, y0
-    i = 0
-    while i < T:
-        if t_eval[i] == t_prev:
-            ys, i_next = y_prev[:, None], i + 1
-        else:
-            i_next = min(T, i + chunk)
-            with _single_thread_blas():
-                traj = integrate(rhs, (t_prev, float(t_eval[i_next - 1])), y_prev,
-                                 t_eval=t_eval[i:i_next], method=method, rtol=rtol, atol=atol)
-            nfev += traj.nfev
-            ys = traj.y
-            y_prev, t_prev = ys[:, -1], float(t_eval[i_next - 1])
-        means[i:i_next] = ys[:n].T
-        cv = ys[n:].T.reshape(-1, n, n)
-        traces[i:i_next] = np.trace(cv, axis1=1, axis2=2)
+    diag_idx = n + np.arange(n) * (n + 1)  # positions of C_ii in the state
+
+    def store(i, y):
+        means[i] = y[:n]
+        traces[i] = y[diag_idx].sum()
         if covs is not None:
-            covs[i:i_next] = cv
-        i = i_next
+            covs[i] = y[n:].reshape(n, n)
+
+    # One explicit Runge-Kutta solver stepped over the whole range; the state at each output
+    # time is interpolated (dense output of the step that covers it) and reduced to the mean
+    # and tr C (and C when kept) at once, so memory stays O(stages x (N + N^2)) whatever
+    # len(t_eval) is and the step size is never reset between output times.
+    y0 = np.concatenate([w0, C0.ravel()])
+    i = 0
+    while i < T and t_eval[i] == 0.0:
+        store(i, y0)
+        i += 1
+    nfev = 0
+    if i < T:
+        with _single_thread_blas():
+            solver = _EXPLICIT[method](rhs, 0.0, y0, float(t_eval[-1]), rtol=rtol, atol=atol)
+            while i < T:
+                solver.step()
+                if solver.status == "failed":
+                    raise DivergenceError(f"moment ODE integration failed at t={solver.t:.6g}: "
+                                          f"{solver.message}", float(solver.t))
+                big = float(np.max(np.abs(solver.y)))
+                if big > _BLOWUP:
+                    raise DivergenceError(f"moments exceeded |y| = {_BLOWUP:g} by t="
+                                          f"{solver.t:.6g}: the flow diverges", float(solver.t))
+                j = int(np.searchsorted(t_eval, solver.t, side="right"))
+                if j > i:
+                    interp = solver.dense_output() if t_eval[i] < solver.t else None
+                    for k in range(i, j):
+                        store(k, solver.y if t_eval[k] == solver.t else interp(t_eval[k]))
+                    del interp
+                    i = j
+            nfev = int(solver.nfev)
     return MomentFlow(rule=model.rule, t=t_eval, mean=means, cov=covs, trace_cov=traces,
-                      alignment=alignment(model.pos.mu, means), correction=corr,
+                      alignment=(alignment(model.pos.mu, means) if np.any(model.pos.mu)
+                                 else np.full(T, np.nan)), correction=corr,
                       lam=model.lam, nfev=nfev)
 
 
@@ -472,6 +598,9 @@ def reduced_rates(rule: str, P, W, mu_norm: float = 1.0, sigma_par: float = 1.0,
     lam = as_nonnegative(lam, "lam")
     P = np.asarray(P, dtype=float)
     W = np.asarray(W, dtype=float)
+    for name, v in (("P", P), ("W", W)):
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"{name} contains NaN or inf")
     if np.any(W <= 0) or np.any(P**2 > m**2 * W * (1 + 1e-12)):
         raise ValueError("need W = |w|^2 > 0 and P^2 <= |mu|^2 W (Cauchy-Schwarz)")
     out = _reduced(rule)(P, W, m**2, sp_**2, sq**2, lam)
@@ -528,8 +657,11 @@ def anisotropic_covariance(mu, epsilon: float, total: float = 1.0) -> np.ndarray
     mu = as_vector(mu, "mu")
     nrm = np.linalg.norm(mu)
     if nrm == 0:
-        raise ValueError("mu must be non-zero")
-    eps = float(epsilon)
+        raise ValueError("mu must be non-zero (it defines the direction n = mu/|mu|)")
+    try:
+        eps = float(epsilon)
+    except (TypeError, ValueError):
+        raise TypeError(f"epsilon must be a real number in [-1, 1], got {epsilon!r}") from None
     if not (-1.0 <= eps <= 1.0):
         raise ValueError(f"epsilon must be in [-1, 1], got {epsilon}")
     tot = as_positive(total, "total")
