@@ -65,7 +65,11 @@ def test_bench_moment_flow_n4096_isotropic(benchmark, rule):
     tests/test_perceptron_flow.py): the N = 3 problem with mu = e1, w0 = (mu.w0, |w0_perp|, 0)
     and C0 = diag(c, c, (N - 2) c).  At the default tolerances (atol per state component,
     RMS error norm over N + N^2 components) tr C is resolved to ~1e-6 absolute, so the
-    relative comparison stops at t = 10 (tr C ~ 1e-2 .. 0.15)."""
+    relative comparison stops at t = 10 (tr C ~ 1e-2 .. 0.15).  The error norm also dilutes
+    errors on the N diagonal entries among the N^2 others, so tr C carries ~1e-4 relative
+    error at rtol = 1e-6 (measured: <= 2e-3 relative up to t = 10, <= 2e-4 absolute
+    throughout; at N = 500 the error shrinks with atol, 1.7e-4 -> 9e-6 -> 6e-7 at t = 10 for
+    atol = 1e-9, 2e-12, 2e-15, i.e. it is tolerance, not model, error)."""
     rng = np.random.default_rng(0)
     mu = rng.normal(size=N_LARGE)
     mu /= np.linalg.norm(mu)
@@ -88,6 +92,6 @@ def test_bench_moment_flow_n4096_isotropic(benchmark, rule):
     early = t_eval <= 10.0
     assert np.all(np.diff(res.trace_cov[early]) < 0)
     np.testing.assert_allclose(res.trace_cov[early], ref.trace_cov[early], rtol=1e-2)
-    np.testing.assert_allclose(res.trace_cov, ref.trace_cov, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(res.trace_cov, ref.trace_cov, rtol=0, atol=1e-3)
     np.testing.assert_allclose(res.alignment, ref.alignment, rtol=0, atol=1e-4)
     assert elapsed < 300.0, f"N = {N_LARGE} moment ODE took {elapsed:.1f} s (limit 300 s)"
