@@ -85,6 +85,22 @@ def test_heavier_experiments_quick(name, tmp_path):
             assert lo["r2_sim"] > 0.95 and lo["r2_theory"] > 0.99
 
 
+PERCEPTRON_EXPERIMENTS = ["perceptron-learning-curves", "perceptron-flow-field",
+                          "perceptron-learning-time", "perceptron-covariance",
+                          "perceptron-digits", "perceptron-forgetting"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PERCEPTRON_EXPERIMENTS)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_full_runs_pass(name, seed):
+    """Full (default) runs at seeds other than the gallery's seed 0."""
+    if name == "perceptron-digits":
+        pytest.importorskip("sklearn")
+    res = run_experiment(name, RunConfig(quick=False, seed=seed, figures=False))
+    assert res.passed, [c.summary() for c in res.comparisons]
+
+
 def _alignment_at(rule, sigma, t, sigma_par=None, replicas=200, seed=0):
     from numerics.sim.perceptron import ReducedPerceptronRule
 
