@@ -30,12 +30,12 @@ class Trajectory:
     """An ODE solution: times ``t`` (m,), states ``y`` (n_state, m), and solver statistics.
 
     ``state_names`` gives the meaning of each row of ``y`` (the order of the compiled
-    right-hand side).
+    right-hand side); without names given they are ``y0, y1, ...``, made on demand.
     """
 
     t: np.ndarray
     y: np.ndarray
-    state_names: tuple[str, ...]
+    state_names: Sequence[str]
     method: str
     nfev: int
     njev: int
@@ -65,6 +65,36 @@ class Trajectory:
             "rtol": self.rtol,
             "atol": self.atol,
         }
+
+
+class _DefaultNames(Sequence):
+    """The names ``y0, y1, ...`` made on demand: a state of 16 million components (a 4096 x
+    4096 covariance) should not cost 16 million strings."""
+
+    def __init__(self, n: int):
+        self._n = int(n)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return tuple(self[i] for i in range(*k.indices(self._n)))
+        k = range(self._n)[k]
+        return f"y{k}"
+
+    def index(self, name, *args) -> int:
+        if isinstance(name, str) and name[:1] == "y" and name[1:].isdigit():
+            k = int(name[1:])
+            if k < self._n and name == f"y{k}":
+                return k
+        raise ValueError(f"{name!r} is not a state name")
+
+    def __eq__(self, other) -> bool:
+        return tuple(self) == tuple(other)
+
+    def __repr__(self) -> str:
+        return f"('y0', ..., 'y{self._n - 1}')"
 
 
 def integrate(
@@ -98,9 +128,7 @@ def integrate(
         raise ValueError(f"t_span must be finite with t_span[1] > t_span[0], got {t_span}")
     if not (rtol > 0 and atol > 0):
         raise ValueError(f"rtol and atol must be positive, got rtol={rtol}, atol={atol}")
-    if state_names is None:
-        state_names = [f"y{i}" for i in range(y0.size)]
-    names = tuple(state_names)
+    names = _DefaultNames(y0.size) if state_names is None else tuple(state_names)
     if len(names) != y0.size:
         raise ValueError(f"state_names has {len(names)} entries but y0 has {y0.size}")
 
