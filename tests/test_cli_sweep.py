@@ -10,6 +10,7 @@ import pytest
 from validate import registry
 from validate.cli import main
 from validate.cli_sweep import parse_grid, parse_value
+from validate.compare import compare
 from validate.plotting import default_formats, figure_formats, new_figure, save_figure
 
 LMS_SMALL = ["--param", "replicas=40", "--param", "window_factor=1.0", "--param",
@@ -107,6 +108,37 @@ def test_figures_gallery_png_and_pdf(tmp_path, capsys, monkeypatch):
     readme = (tmp_path / "g2" / "README.md").read_text()
     assert "**error**" in readme and "deliberately broken" in readme
     assert main(["figures", "--out", str(tmp_path / "g3"), "--only", "nope"]) == 2
+
+
+def test_figures_only_keeps_the_rest_of_an_existing_gallery(tmp_path, monkeypatch):
+    """Regenerating one experiment with --only updates its entry; the other entries (same
+    quick/seed) stay in the index; other settings replace the index."""
+    def fake(name, passed):
+        def run(config):
+            fig, _ = new_figure(1, 1)
+            figs = save_figure(fig, config.out_dir, name.replace("-", "_"))
+            c = compare("c", [1.0], [1.0 if passed else 9.0], [0.1])
+            return registry.ExperimentResult(name, (c,), config.seed, tuple(figs), {}, {})
+        return registry.Experiment(name, "fake " + name, run, {})
+
+    for name in ("zz-a", "zz-b"):
+        monkeypatch.setitem(registry._EXPERIMENTS, name, fake(name, True))
+    out = tmp_path / "g"
+    assert main(["figures", "--out", str(out), "--quick", "--only", "zz-a", "--only", "zz-b",
+                 "--quiet"]) == 0
+    monkeypatch.setitem(registry._EXPERIMENTS, "zz-b", fake("zz-b", False))
+    assert main(["figures", "--out", str(out), "--quick", "--only", "zz-b", "--quiet"]) == 1
+    entries = {e["experiment"]: e for e in json.loads((out / "gallery.json").read_text())
+               ["entries"]}
+    assert set(entries) == {"zz-a", "zz-b"}
+    assert entries["zz-a"]["passed"] is True and entries["zz-b"]["passed"] is False
+    readme = (out / "README.md").read_text()
+    assert "zz_a.png" in readme and "zz_b.png" in readme
+    # another seed: the index is replaced, not mixed
+    assert main(["figures", "--out", str(out), "--quick", "--seed", "3", "--only", "zz-a",
+                 "--quiet"]) == 0
+    assert [e["experiment"] for e in json.loads((out / "gallery.json").read_text())
+            ["entries"]] == ["zz-a"]
 
 
 def test_save_figure_formats(tmp_path, monkeypatch):

@@ -48,6 +48,12 @@ class GalleryEntry:
                 "comparisons": list(self.comparisons), "seconds": self.seconds,
                 "error": self.error}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> GalleryEntry:
+        return cls(str(d["experiment"]), str(d["description"]), tuple(d.get("figures", ())),
+                   d.get("passed"), tuple(d.get("comparisons", ())),
+                   float(d.get("seconds", 0.0)), d.get("error"))
+
 
 @dataclass(frozen=True)
 class Gallery:
@@ -137,7 +143,8 @@ def build_gallery(out_dir: str | Path = "figures", *, quick: bool = False, seed:
                   log: Callable[[str], None] | None = None) -> Gallery:
     """Run the experiments and write the gallery into ``out_dir``; see the module docstring.
 
-    ``only`` restricts to some experiment names (unknown names raise ``KeyError``);
+    ``only`` restricts to some experiment names (unknown names raise ``KeyError``); the
+    other entries of an existing gallery with the same ``quick`` and ``seed`` are kept;
     ``formats`` is any of ``png``, ``pdf``, ``svg``; ``workers > 1`` runs that many
     experiments at once in local processes; ``log`` gets one line per finished experiment.
     """
@@ -180,11 +187,38 @@ def build_gallery(out_dir: str | Path = "figures", *, quick: bool = False, seed:
     finally:
         for tmp in tmps.values():
             shutil.rmtree(tmp, ignore_errors=True)
+    if only is not None:
+        entries = _merge_with_existing(out_dir, entries, list(exps), bool(quick), int(seed),
+                                       log)
     gallery = Gallery(out_dir, tuple(entries), bool(quick), int(seed), formats,
                       _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), versions())
     (out_dir / "gallery.json").write_text(json.dumps(gallery.to_dict(), indent=1))
     (out_dir / "README.md").write_text(gallery_markdown(gallery))
     return gallery
+
+
+def _merge_with_existing(out_dir: Path, entries: list[GalleryEntry], order: list[str],
+                         quick: bool, seed: int, log) -> list[GalleryEntry]:
+    """With ``only``: keep the other experiments of an existing gallery made with the same
+    ``quick`` and ``seed`` (their figures are still there), so the index stays complete."""
+    index = out_dir / "gallery.json"
+    if not index.exists():
+        return entries
+    try:
+        old = json.loads(index.read_text())
+    except (OSError, json.JSONDecodeError):
+        return entries
+    if bool(old.get("quick")) != quick or int(old.get("seed", -1)) != seed:
+        if log is not None:
+            log(f"existing gallery in {out_dir} has other settings (quick={old.get('quick')}, "
+                f"seed={old.get('seed')}): its index is replaced")
+        return entries
+    new = {e.experiment: e for e in entries}
+    kept = {d["experiment"]: GalleryEntry.from_dict(d) for d in old.get("entries", [])
+            if d.get("experiment") not in new and d.get("experiment") in order
+            and all((out_dir / f).exists() for f in d.get("figures", []))}
+    merged = {**kept, **new}
+    return [merged[n] for n in order if n in merged]
 
 
 def _verdict_line(e: GalleryEntry) -> str:

@@ -699,8 +699,9 @@ def _plot_forgetting(results, sigmas, out_dir) -> list[str]:
     rule, sigma = "sl", sigmas[0]
     v = results[(rule, sigma)]
     for k, (t, a0, ak) in enumerate(v["curves"][:3]):
-        theory_line(ax, t, ak, color=f"C{k}", label=f"task {k} (theory)")
-        theory_line(ax, t, a0, color="k", ls=":", lw=1, label="task 0 (theory)" if k else None)
+        theory_line(ax, t, ak, color=f"C{k}", label=f"task {k}: theory (line), simulation (o)")
+        theory_line(ax, t, a0, color="k", ls=":", lw=1,
+                    label="task 0 while learning later tasks" if k == 1 else None)
         ts, s0, s0e, sk = v["sim_curves"][k]
         ax.plot(ts, sk, "o", color=f"C{k}", ms=3)
     ax.set(xlabel=r"time $t$", ylabel=r"alignment of $\langle w\rangle$ with task mean",
