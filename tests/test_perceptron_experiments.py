@@ -168,3 +168,42 @@ def test_digits_experiment_reads_idx_files(tmp_path):
     assert res.extra["n_train"] + res.extra["n_test"] == int(np.sum(labels != 7))
     for c in res.comparisons:
         assert c.passed, c.summary()
+
+
+# ---------------------------------------------- the experiments' verdicts reject wrong theory
+
+
+def _patched_run(monkeypatch, name, attr, wrap):
+    from validate.experiments import perceptron as exp
+
+    monkeypatch.setattr(exp, attr, wrap(getattr(exp, attr)))
+    return run_experiment(name, RunConfig(quick=True, seed=0, figures=False))
+
+
+def test_learning_time_rejects_a_doubled_alignment_time(monkeypatch):
+    res = _patched_run(monkeypatch, "perceptron-learning-time", "alignment_time",
+                       lambda f: lambda *a, **k: 2 * f(*a, **k))
+    assert not any(c.passed for c in res.comparisons)
+
+
+@pytest.mark.slow
+def test_flow_field_rejects_a_doubled_asymptotic_norm(monkeypatch):
+    """A doubled |w*| is not the mean flow's fixed point: the burn-in certification refuses
+    it (before any simulation) - or, were it to run, the comparison would fail."""
+    try:
+        res = _patched_run(monkeypatch, "perceptron-flow-field", "asymptotic_norm",
+                           lambda f: lambda *a, **k: 2 * f(*a, **k))
+    except RuntimeError as err:
+        assert "fixed point" in str(err)
+    else:
+        assert not any(c.passed for c in res.comparisons)
+
+
+@pytest.mark.slow
+def test_covariance_rejects_a_doubled_trace(monkeypatch):
+    import dataclasses
+
+    res = _patched_run(monkeypatch, "perceptron-covariance", "moment_flow",
+                       lambda f: lambda *a, **k: dataclasses.replace(
+                           f(*a, **k), trace_cov=2 * f(*a, **k).trace_cov))
+    assert not any(c.passed for c in res.comparisons)
