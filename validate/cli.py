@@ -1,4 +1,6 @@
-"""``learndyn`` command line: list, latex, validate (and the commands other modules add).
+"""learndyn: learning dynamics derived by SymPy, integrated by SciPy, checked by simulation.
+
+Commands list, latex and validate live here; sweep, figures and report in ``cli_sweep``.
 
 Subcommands are small functions taking the parsed arguments; ``main`` returns the exit
 code (0 only when every comparison of a validation passed).
@@ -117,25 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_validate)
 
-    for extend in _extensions():
-        extend(sub)
+    from validate.cli_sweep import add_commands  # sweep, figures, report
+
+    add_commands(sub)
     return parser
-
-
-def _extensions():
-    """Subcommand installers of other modules (sweeps, figures, reports), if present."""
-    import importlib
-
-    found = []
-    for mod_name in ("validate.cli_sweep",):
-        try:
-            mod = importlib.import_module(mod_name)
-        except ModuleNotFoundError as err:
-            if err.name != mod_name:
-                raise
-            continue
-        found.append(mod.add_commands)
-    return found
 
 
 def main(argv=None) -> int:
