@@ -206,4 +206,14 @@ def test_covariance_rejects_a_doubled_trace(monkeypatch):
     res = _patched_run(monkeypatch, "perceptron-covariance", "moment_flow",
                        lambda f: lambda *a, **k: dataclasses.replace(
                            f(*a, **k), trace_cov=2 * f(*a, **k).trace_cov))
-    assert not any(c.passed for c in res.comparisons)
+    assert not any(c.passed for c in res.comparisons if "moment ODEs" in c.name)
+
+
+@pytest.mark.slow
+def test_covariance_rejects_a_doubled_exact_ensemble(monkeypatch):
+    import dataclasses
+
+    res = _patched_run(monkeypatch, "perceptron-covariance", "isotropic_flow_ensemble",
+                       lambda f: lambda *a, **k: dataclasses.replace(
+                           f(*a, **k), trace_cov=2 * f(*a, **k).trace_cov))
+    assert not any(c.passed for c in res.comparisons if "simulation vs exact" in c.name)
