@@ -39,3 +39,12 @@ def test_bad_shapes_and_sem():
         compare("x", [1, 2], [1], [1])
     with pytest.raises(ValueError, match="sem"):
         compare("x", [1], [1], [np.nan])
+
+
+def test_richardson_half_step_removes_a_linear_bias():
+    from validate.compare import richardson_half_step
+
+    truth, slope = 0.8, 3.0
+    m0, se0 = richardson_half_step(truth + slope * 1e-3, 0.01, truth + slope * 5e-4, 0.02)
+    assert abs(m0 - truth) < 1e-12
+    assert abs(se0 - np.hypot(0.04, 0.01)) < 1e-15

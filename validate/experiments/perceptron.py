@@ -52,7 +52,7 @@ from numerics.sim.perceptron import (
     ReducedPerceptronRule,
     train_on_dataset,
 )
-from validate.compare import compare
+from validate.compare import compare, richardson_half_step
 from validate.plotting import new_figure, save_figure, simulation_points, theory_line
 from validate.registry import ExperimentResult, RunConfig, register_experiment
 
@@ -232,8 +232,9 @@ def run_flow_field(config: RunConfig) -> ExperimentResult:
                              flow_avg))
             (d1, e1, f1), (d2, e2, _) = runs
             theory.append(f1)
-            means.append(f1 + 2 * d2 - d1)
-            sems.append(float(np.hypot(2 * e2, e1)))
+            d0, e0 = richardson_half_step(d1, e1, d2, e2)
+            means.append(f1 + float(d0))
+            sems.append(float(e0))
             raw.append(d1 / e1)
         comparisons.append(compare(
             f"stationary mu.<w> = |w*| vs lambda, {rule.upper()}, sigma={sigma:g}", theory,
@@ -362,8 +363,9 @@ def run_learning_time(config: RunConfig) -> ExperimentResult:
                         t_pred.append(n * eta)
                         raw.append((a[0] - shift - thr) / e[0])
                 (a1, e1), (a2, e2) = diffs
-                A.append(2 * a2 - a1)
-                se.append(float(np.hypot(2 * e2, e1)))
+                a0, e0 = richardson_half_step(a1, e1, a2, e2)
+                A.append(float(a0))
+                se.append(float(e0))
             comparisons.append(compare(
                 f"alignment at the predicted 80% time, {rule.upper()}, vs {kind}",
                 np.full(len(values), thr), A, se, x=values,
@@ -739,8 +741,7 @@ def run_forgetting(config: RunConfig) -> ExperimentResult:
         v = simulate_forgetting(rule, sigma, p, s1)
         half = simulate_forgetting(rule, sigma, {**p, "lr": p["lr"] / 2}, s2)
         raw = compare("raw", v["theory"], v["sim"], v["sem"])
-        v["sim"] = 2 * half["sim"] - v["sim"]
-        v["sem"] = np.hypot(2 * half["sem"], v["sem"])
+        v["sim"], v["sem"] = richardson_half_step(v["sim"], v["sem"], half["sim"], half["sem"])
         v["rate_sim"], v["r2_sim"] = forgetting_rate(v["sim"], v["sem"])
         comparisons.append(compare(
             f"alignment of <w> with mu_0 after each task, {rule.upper()}, sigma={sigma:g}",
