@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["as_covariance", "as_vector", "as_positive", "as_nonnegative", "as_int",
-           "as_probability"]
+           "as_probability", "as_in_closed_range"]
 
 
 def as_covariance(value, name: str = "R", *, positive_definite: bool = False,
@@ -65,6 +65,18 @@ def as_nonnegative(value, name: str) -> float:
         raise TypeError(f"{name} must be a real number, got {value!r}") from None
     if not np.isfinite(v) or v < 0:
         raise ValueError(f"{name} must be in [0, inf), got {v}")
+    return v
+
+
+def as_in_closed_range(value, name: str, lo: float, hi: float) -> float:
+    """A real number in [lo, hi]: ``TypeError`` if not a number, ``ValueError`` outside."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number in [{lo:g}, {hi:g}], got {value!r}") \
+            from None
+    if not (lo <= v <= hi):
+        raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {value}")
     return v
 
 

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from numerics.checks import as_covariance, as_vector
+from numerics.checks import as_covariance, as_in_closed_range, as_vector
 from numerics.compile import compile_expressions
 from theory.classification import two_class_accuracy
 
@@ -52,12 +52,7 @@ def gaussian_accuracy(w, mu_pos, Sigma_pos, mu_neg, Sigma_neg, p_pos: float = 0.
         if S.shape != (n, n):
             raise ValueError(f"{name} must be {n}x{n} to match w (dimension mismatch), "
                              f"got {S.shape}")
-    try:
-        p = float(p_pos)
-    except (TypeError, ValueError):
-        raise TypeError(f"p_pos must be a real number in [0, 1], got {p_pos!r}") from None
-    if not (0.0 <= p <= 1.0):
-        raise ValueError(f"p_pos must be in [0, 1], got {p_pos}")
+    p = as_in_closed_range(p_pos, "p_pos", 0.0, 1.0)
     single = w.ndim == 1
     w = np.atleast_2d(w)
     mp, mn = w @ mu_pos, w @ mu_neg

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from numerics.checks import as_in_closed_range
 from numerics.compile import compile_expressions
 from numerics.sim.deep_network import as_seed_sequence
 from theory import diffuse_tree as th
@@ -29,13 +30,7 @@ def _check_tree(tree_depth, branching):
 
 
 def _check_eps(eps) -> float:
-    try:
-        eps = float(eps)
-    except (TypeError, ValueError):
-        raise TypeError(f"epsilon must be a real number in [0, 0.5], got {eps!r}") from None
-    if not (0.0 <= eps <= 0.5):
-        raise ValueError(f"epsilon must be in [0, 0.5], got {eps}")
-    return eps
+    return as_in_closed_range(eps, "epsilon", 0.0, 0.5)
 
 
 def _check_target_dim(n) -> int:
