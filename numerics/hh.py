@@ -246,7 +246,7 @@ def _seed_sequence(seed) -> np.random.SeedSequence:
 
 def _numpy_block(cell, method, dt, k0, K, Y, armed, counts, p_index, g_index, current, W, W_in,
                  x, sigma, noise, thr, rearm, loss_k0, loss_k1, loss_acc, events, rec_every,
-                 rec_V, rec_s):
+                 rec_V, rec_s, output=True):
     """The NumPy twin of :func:`numerics.hh_kernel` loops: same steps on (B, N) arrays."""
     cur = current[p_index]
     Wb = W[p_index] if W is not None else None
@@ -280,8 +280,10 @@ def _numpy_block(cell, method, dt, k0, K, Y, armed, counts, p_index, g_index, cu
             for j, y in enumerate(Y):
                 y_inf = c[j] / c[j + 5]
                 new.append(y_inf + (y - y_inf) * np.exp(-c[j + 5] * dt))
+        if not output:
+            new[4] = s  # the synapse is not integrated
         Vn, sn = new[0], new[4]
-        if loss_k0 <= k < loss_k1:
+        if output and loss_k0 <= k < loss_k1:
             loss_acc += 0.5 * dt * (s + sn)
         up = armed & (V < thr) & (Vn >= thr)
         if up.any():
@@ -309,7 +311,7 @@ def simulate(current=0.0, *, weights=None, input_weights=None, inputs=None,
              noise=0.0, trials: int = 1, seed=0, common_noise: bool = True,
              loss_window: tuple[float, float] | None = None, output_neurons=None,
              record: bool = False, record_every: int = 1, threshold_mV: float = 0.0,
-             rearm_mV: float = -20.0, initial=None, backend: str = "numba",
+             rearm_mV: float = -20.0, initial=None, backend: str = "numba", output: bool = True,
              constants: HHConstants = DEFAULT_CONSTANTS, block_steps: int | None = None,
              progress: bool | None = None) -> HHResult:
     """Simulate ``P x trials`` networks of ``N`` HH neurons from rest (module docstring).
@@ -320,10 +322,14 @@ def simulate(current=0.0, *, weights=None, input_weights=None, inputs=None,
     scalar, (N,) or (P, N) (uA cm^-2 ms^1/2); ``loss_window`` (t0, t1) in ms (default the
     whole run); ``output_neurons``: indices averaged in the loss (default all); ``initial``:
     (5,) or broadcastable to (5, P, R, N) (default: the rest state at I = 0); ``record``:
-    keep V and a = s every ``record_every`` steps.
+    keep V and a = s every ``record_every`` steps; ``output=False`` (neurons without
+    recurrent weights only) skips the synapse variable s: the neuron alone, as other
+    simulators integrate it; ``loss`` is then NaN.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if not output and weights is not None:
+        raise ValueError("output=False needs weights=None: synapses are driven by s")
     dt = _check_dt(dt_ms, method, constants)
     steps = _steps(duration_ms, dt)
     R = as_int(trials, "trials", 1)
@@ -429,7 +435,7 @@ def simulate(current=0.0, *, weights=None, input_weights=None, inputs=None,
             events: list = []
             err = _numpy_block(cell, method, dt, k0, Kb, Y, armed, counts, p_index, g_index, cur,
                                W, W_in, xb, sigma, z, thr, rearm, loss_k0, loss_k1, loss_acc,
-                               events, rec_every, rec_V, rec_s)
+                               events, rec_every, rec_V, rec_s, output)
             for bb, ii, tt in events:
                 ev_b.append(bb)
                 ev_i.append(ii)
@@ -445,15 +451,15 @@ def simulate(current=0.0, *, weights=None, input_weights=None, inputs=None,
                 meth = 0 if method == "rk4" else 1
                 if W is None:
                     zt = np.ascontiguousarray(z.transpose(0, 2, 1))  # (G, N, K): time inner
-                    loops["independent", meth](dt, k0, Kb, *Y, armed, counts, p_index, g_index,
-                                               cur, W_in, xb, sigma, zt, thr, rearm, loss_k0,
-                                               loss_k1, loss_acc, eb, ei, et, ev_n, rec_every,
-                                               rec_V, rec_s, e)
+                    loop = loops.independent(meth, has_noise, W_in.shape[2] > 0, rec_every > 0,
+                                             output)
+                    loop(dt, k0, Kb, *Y, armed, counts, p_index, g_index, cur, W_in, xb, sigma, zt,
+                         thr, rearm, loss_k0, loss_k1, loss_acc, eb, ei, et, ev_n, rec_every,
+                         rec_V, rec_s, e)
                 else:
-                    loops["coupled", meth](meth, dt, k0, Kb, *Y, armed, counts, p_index, g_index,
-                                           cur, W, W_in, xb, sigma, z, thr, rearm, loss_k0,
-                                           loss_k1, loss_acc, eb, ei, et, ev_n, rec_every, rec_V,
-                                           rec_s, e)
+                    loops.coupled(meth, dt, k0, Kb, *Y, armed, counts, p_index, g_index, cur, W,
+                                  W_in, xb, sigma, z, thr, rearm, loss_k0, loss_k1, loss_acc,
+                                  eb, ei, et, ev_n, rec_every, rec_V, rec_s, e)
                 if ev_n[1] == 0 or e[0] != 0:
                     break
                 cap = 2 * int(ev_n[0])  # overflow: restore the block's start and rerun
@@ -484,7 +490,7 @@ def simulate(current=0.0, *, weights=None, input_weights=None, inputs=None,
     spikes = {"param": eb[order] // R, "trial": eb[order] % R, "neuron": ei[order],
               "time": et[order]}
     tau = (loss_k1 - loss_k0) * dt
-    integral = loss_acc.reshape(P, R, N)
+    integral = loss_acc.reshape(P, R, N) if output else np.full((P, R, N), np.nan)
     loss = integral[:, :, out_idx].mean(axis=2) / tau
     final = np.stack(Y).reshape(5, P, R, N)
     t_rec = V_rec = a_rec = None

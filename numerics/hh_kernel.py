@@ -41,7 +41,7 @@ import numpy as np
 from numerics.hh_codegen import numba_cell
 from theory.hh import DEFAULT_CONSTANTS, HHConstants
 
-__all__ = ["RK4", "EXPEULER", "kernels", "V_DIVERGED"]
+__all__ = ["RK4", "EXPEULER", "kernels", "Loops", "V_DIVERGED"]
 
 RK4 = 0
 EXPEULER = 1
@@ -53,9 +53,7 @@ V_DIVERGED = 1000.0
 def kernels(constants: HHConstants = DEFAULT_CONSTANTS):
     """Compile the loops for ``constants`` (first call of a process: a few seconds).
 
-    Returns ``{(kind, method): loop}`` with kind ``"independent"`` or ``"coupled"`` and method
-    :data:`RK4` or :data:`EXPEULER` (the independent loops are specialised per method; the
-    coupled loop takes ``method`` as its first argument).
+    Returns a :class:`Loops`.
     """
     rhs, ab = numba_cell(constants)
 
@@ -77,6 +75,21 @@ def kernels(constants: HHConstants = DEFAULT_CONSTANTS):
                 s + c * (d1[4] + 2.0 * d2[4] + 2.0 * d3[4] + d4[4]))
 
     @numba.njit(inline="always")
+    def rk4_step_no_output(V, m, h, n, s, I, dt):
+        # the neuron alone (s is not integrated; LLVM drops its unused derivative)
+        half = 0.5 * dt
+        d1 = rhs(V, m, h, n, s, I)
+        d2 = rhs(V + half * d1[0], m + half * d1[1], h + half * d1[2], n + half * d1[3], s, I)
+        d3 = rhs(V + half * d2[0], m + half * d2[1], h + half * d2[2], n + half * d2[3], s, I)
+        d4 = rhs(V + dt * d3[0], m + dt * d3[1], h + dt * d3[2], n + dt * d3[3], s, I)
+        c = dt / 6.0
+        return (V + c * (d1[0] + 2.0 * d2[0] + 2.0 * d3[0] + d4[0]),
+                m + c * (d1[1] + 2.0 * d2[1] + 2.0 * d3[1] + d4[1]),
+                h + c * (d1[2] + 2.0 * d2[2] + 2.0 * d3[2] + d4[2]),
+                n + c * (d1[3] + 2.0 * d2[3] + 2.0 * d3[3] + d4[3]),
+                s)
+
+    @numba.njit(inline="always")
     def relax(y, a, b, dt):
         y_inf = a / b
         return y_inf + (y - y_inf) * math.exp(-b * dt)
@@ -86,6 +99,12 @@ def kernels(constants: HHConstants = DEFAULT_CONSTANTS):
         c = ab(V, m, h, n, s, I)
         return (relax(V, c[0], c[5], dt), relax(m, c[1], c[6], dt), relax(h, c[2], c[7], dt),
                 relax(n, c[3], c[8], dt), relax(s, c[4], c[9], dt))
+
+    @numba.njit(inline="always")
+    def expeuler_step_no_output(V, m, h, n, s, I, dt):
+        c = ab(V, m, h, n, s, I)
+        return (relax(V, c[0], c[5], dt), relax(m, c[1], c[6], dt), relax(h, c[2], c[7], dt),
+                relax(n, c[3], c[8], dt), s)
 
 
     @numba.njit(inline="always")
@@ -106,14 +125,15 @@ def kernels(constants: HHConstants = DEFAULT_CONSTANTS):
             return True
         return armed
 
-    def make_independent(step):
+    def make_independent(step, NOISE, INPUTS, RECORD, OUTPUT):
+        # NOISE, INPUTS, RECORD are compile-time constants (closure variables): the loop for
+        # the common case (no noise, constant inputs, nothing recorded) has no dead branches
         @numba.njit(cache=False)
         def block_independent(dt, k0, K, V, M, H, Nn, S, armed, counts, p_index, g_index,
                               current, W_in, x, sigma, noise, thr, rearm, loss_k0, loss_k1,
                               loss_acc, ev_b, ev_i, ev_t, ev_n, rec_every, rec_V, rec_s, err):
             B, N = V.shape
             n_in = x.shape[1]
-            has_noise = noise.shape[0] > 0
             inv_sqrt_dt = 1.0 / math.sqrt(dt)
             for b in range(B):
                 p = p_index[b]
@@ -127,12 +147,13 @@ def kernels(constants: HHConstants = DEFAULT_CONSTANTS):
                     for kk in range(K):
                         k = k0 + kk
                         I = base
-                        for j in range(n_in):
-                            I += W_in[p, i, j] * x[kk, j]
-                        if has_noise:
+                        if INPUTS:
+                            for j in range(n_in):
+                                I += W_in[p, i, j] * x[kk, j]
+                        if NOISE:
                             I += sig * noise[g, i, kk]
                         vn, mn, hn, nn, sn = step(v, m, h, n, s, I, dt)
-                        if loss_k0 <= k < loss_k1:
+                        if OUTPUT and loss_k0 <= k < loss_k1:
                             acc += 0.5 * dt * (s + sn)
                         arm = after_step(b, i, k, dt, v, vn, arm, counts, thr, rearm, ev_b, ev_i,
                                          ev_t, ev_n)
@@ -144,7 +165,7 @@ def kernels(constants: HHConstants = DEFAULT_CONSTANTS):
                             err[4] = vn
                             return
                         v, m, h, n, s = vn, mn, hn, nn, sn
-                        if rec_every > 0 and (k + 1) % rec_every == 0:
+                        if RECORD and (k + 1) % rec_every == 0:
                             r = (k + 1) // rec_every
                             rec_V[r, b, i] = v
                             rec_s[r, b, i] = s
@@ -246,6 +267,27 @@ def kernels(constants: HHConstants = DEFAULT_CONSTANTS):
                 V[b, i], M[b, i], H[b, i], Nn[b, i], S[b, i] = (y[0, i], y[1, i], y[2, i],
                                                                y[3, i], y[4, i])
 
-    return {("independent", RK4): make_independent(rk4_step),
-            ("independent", EXPEULER): make_independent(expeuler_step),
-            ("coupled", RK4): block_coupled, ("coupled", EXPEULER): block_coupled}
+    return Loops(make_independent, {(RK4, True): rk4_step, (EXPEULER, True): expeuler_step,
+                                    (RK4, False): rk4_step_no_output,
+                                    (EXPEULER, False): expeuler_step_no_output}, block_coupled)
+
+
+class Loops:
+    """The compiled loops of one set of constants.
+
+    ``independent(method, noise, inputs, record, output)`` is specialised (and compiled on
+    first use) for each combination of the flags (``output=False``: the synapse variable s is
+    not integrated, the neuron alone); ``coupled`` takes ``method`` as its first argument."""
+
+    def __init__(self, make_independent, steps, coupled):
+        self._make = make_independent
+        self._steps = steps
+        self._cache: dict = {}
+        self.coupled = coupled
+
+    def independent(self, method: int, noise: bool, inputs: bool, record: bool,
+                    output: bool = True):
+        key = (method, bool(noise), bool(inputs), bool(record), bool(output))
+        if key not in self._cache:
+            self._cache[key] = self._make(self._steps[method, key[4]], *key[1:])
+        return self._cache[key]

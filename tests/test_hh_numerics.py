@@ -175,7 +175,7 @@ def _assert_equal(a, b, tol=1e-9):
         assert np.array_equal(a.spikes[k], b.spikes[k])
     assert np.allclose(a.spikes["time"], b.spikes["time"], rtol=0, atol=tol)
     assert np.allclose(a.final_state, b.final_state, rtol=tol, atol=tol)
-    assert np.allclose(a.loss, b.loss, rtol=tol, atol=tol)
+    assert np.allclose(a.loss, b.loss, rtol=tol, atol=tol, equal_nan=True)
 
 
 @pytest.mark.parametrize("method", ["rk4", "expeuler"])
@@ -199,6 +199,16 @@ def test_numba_equals_numpy_coupled(method):
                  duration_ms=25.0, dt_ms=0.01, method=method, common_noise=False)
     _assert_equal(a, b)
     assert a.spike_counts[1, :, 2].min() > 0  # the chain carries activity to its end
+
+
+def test_neuron_without_output_matches_backends_and_spikes():
+    a, b = _both(current=[[7.0, 15.0]], duration_ms=20.0, output=False, noise=0.5, seed=2)
+    _assert_equal(a, b)
+    full = hh.simulate([[7.0, 15.0]], duration_ms=20.0, noise=0.5, seed=2, progress=False)
+    assert np.array_equal(full.spike_counts, b.spike_counts)  # s does not feed back
+    assert np.isnan(b.loss).all() and np.all(b.final_state[4] == rest_state()[4])
+    with pytest.raises(ValueError, match="output=False needs weights=None"):
+        hh.simulate([1.0], weights=[[0.0]], output=False, duration_ms=1.0, progress=False)
 
 
 def test_loss_is_the_window_average_of_the_recorded_output():

@@ -21,6 +21,8 @@ r"""``learndyn validate landscapes-*``: Hodgkin–Huxley validation and loss lan
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy.integrate import solve_ivp
 
@@ -100,6 +102,33 @@ def _bisect(pred, lo: float, hi: float, rounds: int, points: int = 11):
     return lo, hi
 
 
+@lru_cache(maxsize=4)
+def _thresholds(dt: float) -> tuple[float, float, float, float]:
+    """Brackets of the fold of periodic orbits and of the step-from-rest threshold
+    (deterministic; cached so that calibration sweeps compute them once per process)."""
+    on_cycle = simulate([7.0], duration_ms=500.0, dt_ms=dt, progress=False).final_state[:, 0, 0, 0]
+
+    def cycle_survives(currents):
+        res = simulate(currents[:, None], duration_ms=3000.0, dt_ms=dt, initial=on_cycle,
+                       progress=False)
+        return np.array([(res.spike_times(k) > 2500.0).sum() >= 2 for k in range(currents.size)])
+
+    def fires_from_rest(currents):
+        return firing_rates(currents, duration_ms=1000.0, dt_ms=dt) > 0
+
+    fold_lo, fold_hi = _bisect(cycle_survives, 5.5, 6.5, rounds=4)
+    thr_lo, thr_hi = _bisect(fires_from_rest, 6.0, 6.5, rounds=4)
+    return float(fold_lo), float(fold_hi), float(thr_lo), float(thr_hi)
+
+
+@lru_cache(maxsize=4)
+def _f_i(currents: tuple, duration_ms: float, dt: float):
+    """Simulated steady rates and the limit-cycle reference (deterministic; cached)."""
+    c = np.array(currents)
+    return (firing_rates(c, duration_ms=duration_ms, dt_ms=dt),
+            np.array([_limit_cycle_rate(x) for x in c]))
+
+
 @register_experiment("landscapes-hh", "Hodgkin-Huxley simulator vs published behaviour: Hopf "
                      "points, subcriticality, repetitive-firing threshold, f-I, noise variance",
                      HH_PARAMS, _hh_check)
@@ -121,26 +150,13 @@ def run_hh(config: RunConfig) -> ExperimentResult:
         float(low.l1 > 0), atol=0.5,
         note=f"l1 = {low.l1:.4g} (Kuznetsov eq. (3.20), |q| = 1); upper: l1 = {high.l1:.4g}"))
 
-    # fold of periodic orbits: continue the cycle downwards from I = 7 (start on the cycle)
-    on_cycle = simulate([7.0], duration_ms=500.0, dt_ms=dt, progress=False).final_state[:, 0, 0, 0]
-
-    def cycle_survives(currents):
-        res = simulate(currents[:, None], duration_ms=3000.0, dt_ms=dt, initial=on_cycle,
-                       progress=False)
-        return np.array([(res.spike_times(k) > 2500.0).sum() >= 2 for k in range(currents.size)])
-
-    fold_lo, fold_hi = _bisect(cycle_survives, 5.5, 6.5, rounds=4)
+    fold_lo, fold_hi, thr_lo, thr_hi = _thresholds(dt)
     fold = 0.5 * (fold_lo + fold_hi)
     comps.append(tolerance_check(
         "fold of periodic orbits I_nu (published 6.26 uA/cm^2)", FOLD, fold,
         atol=FOLD_TOL + 1e-3, note=f"bisection on sustained firing 2.5-3 s after starting on "
         f"the I = 7 cycle: [{fold_lo:.5f}, {fold_hi:.5f}]; +1e-3 for the slow passage near the "
         "fold"))
-
-    def fires_from_rest(currents):
-        return firing_rates(currents, duration_ms=1000.0, dt_ms=dt) > 0
-
-    thr_lo, thr_hi = _bisect(fires_from_rest, 6.0, 6.5, rounds=4)
     threshold = 0.5 * (thr_lo + thr_hi)
     comps.append(tolerance_check(
         "threshold of repetitive firing for steps from rest (= I_nu, published 6.26)", FOLD,
@@ -149,8 +165,7 @@ def run_hh(config: RunConfig) -> ExperimentResult:
              f"[{thr_lo:.5f}, {thr_hi:.5f}]"))
 
     fi_I = np.array(p["fi_currents"])
-    sim_rates = firing_rates(fi_I, duration_ms=p["fi_duration_ms"], dt_ms=dt)
-    ref_rates = np.array([_limit_cycle_rate(c) for c in fi_I])
+    sim_rates, ref_rates = _f_i(tuple(fi_I), p["fi_duration_ms"], dt)
     comps.append(tolerance_check(
         f"f-I: RK4 dt={dt:g} ms steady rate vs limit-cycle frequency (DOP853)", ref_rates,
         sim_rates, rtol=1e-3, x=fi_I, note="rate = (k-1)/(t_k - t_1) over the second half"))
@@ -252,6 +267,13 @@ def _gaussian_mc_vs_convolution(scan, points, sigma_w, samples, make_mc, seed, l
 
 # ============================================================================ landscapes-single
 
+@lru_cache(maxsize=8)
+def _deterministic_scan(lo, hi, points, input_current, tau_ms):
+    """Noiseless single-trial scan (seed-independent; cached for calibration sweeps)."""
+    return scan_single_neuron(np.linspace(lo, hi, points), input_current=input_current,
+                              tau_ms=tau_ms)
+
+
 SINGLE_PARAMS = {
     "input_current": Float(100.0, "input x_in (uA/cm^2): the neuron's current is w * x_in",
                            gt=0),
@@ -283,9 +305,10 @@ def run_single(config: RunConfig) -> ExperimentResult:
     ss = np.random.SeedSequence(config.seed).spawn(4)
     kw = {"input_current": p["input_current"], "tau_ms": p["tau_ms"]}
     w_full = np.linspace(0.0, 1.0, p["full_points"])
-    full_det = scan_single_neuron(w_full, **kw)
+    full_det = _deterministic_scan(0.0, 1.0, p["full_points"], p["input_current"], p["tau_ms"])
     w_zoom = np.linspace(0.5, 0.75, p["zoom_points"])
-    zoom_det = scan_single_neuron(w_zoom, **kw)
+    zoom_det = _deterministic_scan(0.5, 0.75, p["zoom_points"], p["input_current"],
+                                   p["tau_ms"])
     zoom = scan_single_neuron(w_zoom, trials=p["trials"], noise=p["noise"], seed=ss[0], **kw)
 
     def mc_losses(ws, seed=ss[1]):
@@ -532,6 +555,13 @@ GRAPH_PARAMS = {
 }
 
 
+@lru_cache(maxsize=8)
+def _graph_scan(lo, hi, points, n, perturbation, bias, tau_ms):
+    """Noiseless complete-graph scan (seed-independent; cached for calibration sweeps)."""
+    return scan_complete_graph(np.linspace(lo, hi, points), n=n, perturbation=perturbation,
+                               bias=bias, tau_ms=tau_ms)
+
+
 @register_experiment("landscapes-complete-graph", "complete graph with self-connections: "
                      "multi-valued loss bands, loss distribution over trials, Gaussian "
                      "smoothing by Monte Carlo vs convolution", GRAPH_PARAMS)
@@ -541,11 +571,13 @@ def run_graph(config: RunConfig) -> ExperimentResult:
         raise ValueError("w_min must be < w_max")
     ss = np.random.SeedSequence(config.seed).spawn(4)
     kw = {"bias": p["bias"], "tau_ms": p["tau_ms"]}
-    w = np.linspace(p["w_min"], p["w_max"], p["scan_points"])
-    single = scan_complete_graph(w, n=1, **kw)
-    zw = p["zoom_center"] + np.linspace(-0.5, 0.5, p["zoom_points"]) * p["zoom_width"]
-    zoom = scan_complete_graph(zw, n=1, **kw)
-    graph = scan_complete_graph(w, n=p["n"], perturbation=p["perturbation"], **kw)
+    single = _graph_scan(p["w_min"], p["w_max"], p["scan_points"], 1, 0.0, p["bias"],
+                         p["tau_ms"])
+    zc, zw = p["zoom_center"], p["zoom_width"]
+    zoom = _graph_scan(zc - zw / 2, zc + zw / 2, p["zoom_points"], 1, 0.0, p["bias"],
+                       p["tau_ms"])
+    graph = _graph_scan(p["w_min"], p["w_max"], p["scan_points"], p["n"], p["perturbation"],
+                        p["bias"], p["tau_ms"])
     bands = scan_complete_graph(np.array([p["zoom_center"]]), n=1, trials=p["band_trials"],
                                 noise=p["noise"], seed=ss[0], **kw)
     ws = np.linspace(p["w_min"], p["w_max"], p["smooth_points"])
