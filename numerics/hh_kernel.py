@@ -1,293 +1,120 @@
-r"""Compiled (numba) integration loops for populations of Hodgkin–Huxley cells.
+r"""Compiled (numba) integration loops for populations of Hodgkin–Huxley cells, cached on disk.
 
-The cell functions are generated from the SymPy right-hand side by
-:func:`numerics.hh_codegen.numba_cell` and inlined here; this module holds only the loops:
-a step (RK4 or exponential Euler), spike detection, the loss integral and recording.  The
-NumPy path in :mod:`numerics.hh` runs the same algorithm on arrays; the tests hold the two
-equal.
+A kernel module is *generated*: the scalar cell functions lambdified from the SymPy
+right-hand side (:func:`numerics.hh_codegen.numba_cell_source`), five compile-time flags,
+and the loops of :mod:`numerics.hh_loops` (a template).  Its text is written to the kernel
+cache (``$LEARNDYN_CACHE_DIR``, else ``~/.cache/learndyn/hh-kernels``) under the name
+``hh_<sha256 of the text>.py`` and imported; every function is ``numba.njit(cache=True)``, so
+numba compiles a loop on its first call on a machine and later processes load the machine
+code (as Brian2 caches its generated code).  A change of the theory, the constants or the
+loops changes the text, hence the file: stale code is never loaded.
 
-Layout: ``B`` independent networks (parameter sets x trials, flattened) of ``N`` cells;
-state arrays have shape ``(B, N)``.  Two loops:
+Layout: ``B`` independent networks (parameter sets x trials, flattened) of ``N`` cells; state
+arrays have shape ``(B, N)``.  Two loops:
 
-* :func:`block_independent` (no recurrent synapses): one cell at a time, time innermost, the
-  state in registers (the fast path; about 9e-8 s per cell-step on one core);
-* :func:`block_coupled`: one network at a time, time outer, cells inner, the synaptic
-  current :math:`\sum_j W_{ij}s_j` recomputed at every RK4 stage (exact RK4 of the coupled
-  system).
+* ``block_independent`` (no recurrent synapses): one cell at a time, time innermost, the
+  state in registers (the fast path, about 1e-7 s per cell-step on one core), specialised
+  at compile time for the method, noise, inputs, recording and the output variable;
+* ``block_coupled``: one network at a time, time outer, cells inner, the synaptic current
+  :math:`\sum_j W_{ij}s_j` recomputed at every RK4 stage (exact RK4 of the coupled system).
 
-Noise arrays: ``(G, N, K)`` for the independent loop (time contiguous: it runs over time
-innermost) and ``(G, K, N)`` for the coupled loop; the same numbers either way (the caller
-transposes).  Per step ``k`` the external current of cell ``i`` in network ``b``
-(parameter set ``p``, noise stream ``g``) is held constant over the step (all RK4 stages):
+Noise arrays: ``(G, N, K)`` for the independent loop (time contiguous) and ``(G, K, N)`` for
+the coupled loop; the same numbers either way (the caller transposes).  Per step ``k`` the
+external current of cell ``i`` in network ``b`` (parameter set ``p``, noise stream ``g``) is
+held constant over the step (all RK4 stages):
 
 .. math:: I_{b,i,k} = I^{ext}_{p,i} + \sum_j W^{in}_{p,i,j} x_{k,j}
-          + \sigma_{p,i}\, z_{k,g,i}/\sqrt{dt},\qquad z \sim N(0,1).
-
-Spikes: upward crossing of ``thr`` between two steps, time by linear interpolation; the cell
-is re-armed only after V falls below ``rearm`` (the refractory rule).  The loss integral
-accumulates the trapezoid :math:`\tfrac{dt}{2}(s_k + s_{k+1})` over steps in
-``[loss_k0, loss_k1)``.  A step that leaves :math:`|V| < 10^3` mV (or gives NaN) stops the
-loop and reports network, cell and step in ``err``.
+          + \sigma_{p,i}\, z_{g,i,k}/\sqrt{dt},\qquad z \sim N(0,1).
 """
 
 from __future__ import annotations
 
-import math
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
 from functools import lru_cache
+from importlib import resources
+from pathlib import Path
 
-import numba
-import numpy as np
-
-from numerics.hh_codegen import numba_cell
+from numerics.hh_codegen import numba_cell_source
 from theory.hh import DEFAULT_CONSTANTS, HHConstants
 
-__all__ = ["RK4", "EXPEULER", "kernels", "Loops", "V_DIVERGED"]
+__all__ = ["RK4", "EXPEULER", "kernels", "Loops", "V_DIVERGED", "cache_dir", "kernel_source"]
 
 RK4 = 0
 EXPEULER = 1
 #: |V| (mV) beyond which a simulation is declared diverged
 V_DIVERGED = 1000.0
+_BEGIN = "# ---- generated part: replaced by numerics.hh_kernel"
+_END = "# ---- end of the generated part ----"
 
 
-@lru_cache(maxsize=8)
-def kernels(constants: HHConstants = DEFAULT_CONSTANTS):
-    """Compile the loops for ``constants`` (first call of a process: a few seconds).
-
-    Returns a :class:`Loops`.
-    """
-    rhs, ab = numba_cell(constants)
-
-    @numba.njit(inline="always")
-    def rk4_step(V, m, h, n, s, I, dt):
-        half = 0.5 * dt
-        d1 = rhs(V, m, h, n, s, I)
-        d2 = rhs(V + half * d1[0], m + half * d1[1], h + half * d1[2], n + half * d1[3],
-                 s + half * d1[4], I)
-        d3 = rhs(V + half * d2[0], m + half * d2[1], h + half * d2[2], n + half * d2[3],
-                 s + half * d2[4], I)
-        d4 = rhs(V + dt * d3[0], m + dt * d3[1], h + dt * d3[2], n + dt * d3[3],
-                 s + dt * d3[4], I)
-        c = dt / 6.0
-        return (V + c * (d1[0] + 2.0 * d2[0] + 2.0 * d3[0] + d4[0]),
-                m + c * (d1[1] + 2.0 * d2[1] + 2.0 * d3[1] + d4[1]),
-                h + c * (d1[2] + 2.0 * d2[2] + 2.0 * d3[2] + d4[2]),
-                n + c * (d1[3] + 2.0 * d2[3] + 2.0 * d3[3] + d4[3]),
-                s + c * (d1[4] + 2.0 * d2[4] + 2.0 * d3[4] + d4[4]))
-
-    @numba.njit(inline="always")
-    def rk4_step_no_output(V, m, h, n, s, I, dt):
-        # the neuron alone (s is not integrated; LLVM drops its unused derivative)
-        half = 0.5 * dt
-        d1 = rhs(V, m, h, n, s, I)
-        d2 = rhs(V + half * d1[0], m + half * d1[1], h + half * d1[2], n + half * d1[3], s, I)
-        d3 = rhs(V + half * d2[0], m + half * d2[1], h + half * d2[2], n + half * d2[3], s, I)
-        d4 = rhs(V + dt * d3[0], m + dt * d3[1], h + dt * d3[2], n + dt * d3[3], s, I)
-        c = dt / 6.0
-        return (V + c * (d1[0] + 2.0 * d2[0] + 2.0 * d3[0] + d4[0]),
-                m + c * (d1[1] + 2.0 * d2[1] + 2.0 * d3[1] + d4[1]),
-                h + c * (d1[2] + 2.0 * d2[2] + 2.0 * d3[2] + d4[2]),
-                n + c * (d1[3] + 2.0 * d2[3] + 2.0 * d3[3] + d4[3]),
-                s)
-
-    @numba.njit(inline="always")
-    def relax(y, a, b, dt):
-        y_inf = a / b
-        return y_inf + (y - y_inf) * math.exp(-b * dt)
-
-    @numba.njit(inline="always")
-    def expeuler_step(V, m, h, n, s, I, dt):
-        c = ab(V, m, h, n, s, I)
-        return (relax(V, c[0], c[5], dt), relax(m, c[1], c[6], dt), relax(h, c[2], c[7], dt),
-                relax(n, c[3], c[8], dt), relax(s, c[4], c[9], dt))
-
-    @numba.njit(inline="always")
-    def expeuler_step_no_output(V, m, h, n, s, I, dt):
-        c = ab(V, m, h, n, s, I)
-        return (relax(V, c[0], c[5], dt), relax(m, c[1], c[6], dt), relax(h, c[2], c[7], dt),
-                relax(n, c[3], c[8], dt), s)
+def cache_dir() -> Path:
+    """Where generated kernel modules (and numba's cache beside them) live."""
+    env = os.environ.get("LEARNDYN_CACHE_DIR")
+    base = Path(env) if env else Path.home() / ".cache" / "learndyn" / "hh-kernels"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        probe = base / f".probe-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+        return base
+    except OSError:
+        alt = Path(tempfile.gettempdir()) / f"learndyn-hh-kernels-{os.getuid()}"
+        alt.mkdir(parents=True, exist_ok=True)
+        return alt
 
 
-    @numba.njit(inline="always")
-    def after_step(b, i, k, dt, v, vn, armed, counts, thr, rearm, ev_b, ev_i, ev_t, ev_n):
-        """Spike detection and re-arming; returns the new armed flag."""
-        if armed and v < thr <= vn:
-            counts[b, i] += 1
-            j = ev_n[0]
-            if j < ev_b.size:
-                ev_b[j] = b
-                ev_i[j] = i
-                ev_t[j] = (k + (thr - v) / (vn - v)) * dt
-            else:
-                ev_n[1] = 1  # overflow: the caller enlarges the buffer and reruns the block
-            ev_n[0] = j + 1
-            return False
-        if (not armed) and vn < rearm:
-            return True
-        return armed
+def kernel_source(constants: HHConstants, method: int, noise: bool, inputs: bool,
+                  record: bool, output: bool) -> str:
+    """The text of one kernel module: imports, generated cell functions, flags, loops."""
+    template = resources.files("numerics").joinpath("hh_loops.py").read_text()
+    head, rest = template.split(_BEGIN, 1)
+    loops = rest.split(_END, 1)[1]
+    flags = (f"METHOD = {int(method)}\nNOISE = {bool(noise)}\nINPUTS = {bool(inputs)}\n"
+             f"RECORD = {bool(record)}\nOUTPUT = {bool(output)}\n")
+    return (head + "# ---- generated cell functions and flags ----\n"
+            + numba_cell_source(constants) + "\n\n" + flags + loops)
 
-    def make_independent(step, NOISE, INPUTS, RECORD, OUTPUT):
-        # NOISE, INPUTS, RECORD are compile-time constants (closure variables): the loop for
-        # the common case (no noise, constant inputs, nothing recorded) has no dead branches
-        @numba.njit(cache=False)
-        def block_independent(dt, k0, K, V, M, H, Nn, S, armed, counts, p_index, g_index,
-                              current, W_in, x, sigma, noise, thr, rearm, loss_k0, loss_k1,
-                              loss_acc, ev_b, ev_i, ev_t, ev_n, rec_every, rec_V, rec_s, err):
-            B, N = V.shape
-            n_in = x.shape[1]
-            inv_sqrt_dt = 1.0 / math.sqrt(dt)
-            for b in range(B):
-                p = p_index[b]
-                g = g_index[b]
-                for i in range(N):
-                    v, m, h, n, s = V[b, i], M[b, i], H[b, i], Nn[b, i], S[b, i]
-                    arm = armed[b, i]
-                    acc = loss_acc[b, i]
-                    base = current[p, i]
-                    sig = sigma[p, i] * inv_sqrt_dt
-                    for kk in range(K):
-                        k = k0 + kk
-                        I = base
-                        if INPUTS:
-                            for j in range(n_in):
-                                I += W_in[p, i, j] * x[kk, j]
-                        if NOISE:
-                            I += sig * noise[g, i, kk]
-                        vn, mn, hn, nn, sn = step(v, m, h, n, s, I, dt)
-                        if OUTPUT and loss_k0 <= k < loss_k1:
-                            acc += 0.5 * dt * (s + sn)
-                        arm = after_step(b, i, k, dt, v, vn, arm, counts, thr, rearm, ev_b, ev_i,
-                                         ev_t, ev_n)
-                        if not (abs(vn) < V_DIVERGED):
-                            err[0] = 1.0
-                            err[1] = b
-                            err[2] = i
-                            err[3] = k
-                            err[4] = vn
-                            return
-                        v, m, h, n, s = vn, mn, hn, nn, sn
-                        if RECORD and (k + 1) % rec_every == 0:
-                            r = (k + 1) // rec_every
-                            rec_V[r, b, i] = v
-                            rec_s[r, b, i] = s
-                    V[b, i], M[b, i], H[b, i], Nn[b, i], S[b, i] = v, m, h, n, s
-                    armed[b, i] = arm
-                    loss_acc[b, i] = acc
 
-        return block_independent
-
-    @numba.njit(inline="always")
-    def derivs(y, I_ext, W, p, out):
-        N = y.shape[1]
-        for i in range(N):
-            syn = 0.0
-            for j in range(N):
-                syn += W[p, i, j] * y[4, j]
-            d = rhs(y[0, i], y[1, i], y[2, i], y[3, i], y[4, i], I_ext[i] + syn)
-            for c in range(5):
-                out[c, i] = d[c]
-
-    @numba.njit(cache=False)
-    def block_coupled(method, dt, k0, K, V, M, H, Nn, S, armed, counts, p_index, g_index,
-                      current, W, W_in, x, sigma, noise, thr, rearm, loss_k0, loss_k1,
-                      loss_acc, ev_b, ev_i, ev_t, ev_n, rec_every, rec_V, rec_s, err):
-        B, N = V.shape
-        n_in = x.shape[1]
-        has_noise = noise.shape[0] > 0
-        inv_sqrt_dt = 1.0 / math.sqrt(dt)
-        y = np.empty((5, N))
-        yt = np.empty((5, N))
-        d1 = np.empty((5, N))
-        d2 = np.empty((5, N))
-        d3 = np.empty((5, N))
-        d4 = np.empty((5, N))
-        I_ext = np.empty(N)
-        for b in range(B):
-            p = p_index[b]
-            g = g_index[b]
-            for i in range(N):
-                y[0, i], y[1, i], y[2, i], y[3, i], y[4, i] = (V[b, i], M[b, i], H[b, i],
-                                                               Nn[b, i], S[b, i])
-            for kk in range(K):
-                k = k0 + kk
-                for i in range(N):
-                    I = current[p, i]
-                    for j in range(n_in):
-                        I += W_in[p, i, j] * x[kk, j]
-                    if has_noise:
-                        I += sigma[p, i] * inv_sqrt_dt * noise[g, kk, i]
-                    I_ext[i] = I
-                if method == RK4:
-                    derivs(y, I_ext, W, p, d1)
-                    for c in range(5):
-                        for i in range(N):
-                            yt[c, i] = y[c, i] + 0.5 * dt * d1[c, i]
-                    derivs(yt, I_ext, W, p, d2)
-                    for c in range(5):
-                        for i in range(N):
-                            yt[c, i] = y[c, i] + 0.5 * dt * d2[c, i]
-                    derivs(yt, I_ext, W, p, d3)
-                    for c in range(5):
-                        for i in range(N):
-                            yt[c, i] = y[c, i] + dt * d3[c, i]
-                    derivs(yt, I_ext, W, p, d4)
-                    for c in range(5):
-                        for i in range(N):
-                            yt[c, i] = y[c, i] + dt / 6.0 * (d1[c, i] + 2.0 * d2[c, i]
-                                                              + 2.0 * d3[c, i] + d4[c, i])
-                else:
-                    for i in range(N):
-                        syn = 0.0
-                        for j in range(N):
-                            syn += W[p, i, j] * y[4, j]
-                        yn = expeuler_step(y[0, i], y[1, i], y[2, i], y[3, i], y[4, i],
-                                           I_ext[i] + syn, dt)
-                        for c in range(5):
-                            yt[c, i] = yn[c]
-                for i in range(N):
-                    if loss_k0 <= k < loss_k1:
-                        loss_acc[b, i] += 0.5 * dt * (y[4, i] + yt[4, i])
-                    armed[b, i] = after_step(b, i, k, dt, y[0, i], yt[0, i], armed[b, i], counts,
-                                             thr, rearm, ev_b, ev_i, ev_t, ev_n)
-                    if not (abs(yt[0, i]) < V_DIVERGED):
-                        err[0] = 1.0
-                        err[1] = b
-                        err[2] = i
-                        err[3] = k
-                        err[4] = yt[0, i]
-                        return
-                for c in range(5):
-                    for i in range(N):
-                        y[c, i] = yt[c, i]
-                if rec_every > 0 and (k + 1) % rec_every == 0:
-                    r = (k + 1) // rec_every
-                    for i in range(N):
-                        rec_V[r, b, i] = y[0, i]
-                        rec_s[r, b, i] = y[4, i]
-            for i in range(N):
-                V[b, i], M[b, i], H[b, i], Nn[b, i], S[b, i] = (y[0, i], y[1, i], y[2, i],
-                                                               y[3, i], y[4, i])
-
-    return Loops(make_independent, {(RK4, True): rk4_step, (EXPEULER, True): expeuler_step,
-                                    (RK4, False): rk4_step_no_output,
-                                    (EXPEULER, False): expeuler_step_no_output}, block_coupled)
+def _load(source: str):
+    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
+    name = f"learndyn_hh_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = cache_dir() / f"hh_{digest}.py"
+    if not path.exists() or path.read_text() != source:
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(source)
+        os.replace(tmp, path)  # atomic: concurrent processes write the same text
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 class Loops:
-    """The compiled loops of one set of constants.
+    """The loops of one set of constants, each compiled (or loaded from numba's cache) on first
+    use.  ``independent(method, noise, inputs, record, output)`` returns the specialised
+    independent loop; ``coupled(method, ...)`` runs the coupled loop (method at run time)."""
 
-    ``independent(method, noise, inputs, record, output)`` is specialised (and compiled on
-    first use) for each combination of the flags (``output=False``: the synapse variable s is
-    not integrated, the neuron alone); ``coupled`` takes ``method`` as its first argument."""
-
-    def __init__(self, make_independent, steps, coupled):
-        self._make = make_independent
-        self._steps = steps
-        self._cache: dict = {}
-        self.coupled = coupled
+    def __init__(self, constants: HHConstants):
+        self.constants = constants
 
     def independent(self, method: int, noise: bool, inputs: bool, record: bool,
                     output: bool = True):
-        key = (method, bool(noise), bool(inputs), bool(record), bool(output))
-        if key not in self._cache:
-            self._cache[key] = self._make(self._steps[method, key[4]], *key[1:])
-        return self._cache[key]
+        return _load(kernel_source(self.constants, method, noise, inputs, record,
+                                   output)).block_independent
+
+    def coupled(self, *args):
+        return _load(kernel_source(self.constants, RK4, False, False, False,
+                                   True)).block_coupled(*args)
+
+
+@lru_cache(maxsize=8)
+def kernels(constants: HHConstants = DEFAULT_CONSTANTS) -> Loops:
+    """The :class:`Loops` for ``constants``."""
+    return Loops(constants)

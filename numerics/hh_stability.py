@@ -91,15 +91,22 @@ def _functions(constants: th.HHConstants):
     s_inf = sp.lambdify([V], (subs[th.alpha_s] * T / (subs[th.alpha_s] * T
                                                        + subs[th.beta_s])), "numpy")
     J = sp.lambdify(list(th.STATE), th.jacobian().subs(subs), "numpy")
+    f = sp.lambdify([*th.STATE, th.I], list(th.neuron_rhs().subs(subs)), "numpy")
+    J5 = sp.lambdify(list(th.CELL_STATE), th.jacobian(True).subs(subs), "numpy")
+    return I_inf, gates, s_inf, J, f, J5
+
+
+@lru_cache(maxsize=8)
+def _tensors(constants: th.HHConstants):
+    """Lambdified second and third derivative tensors (only the Hopf coefficient needs them)."""
+    subs = constants.subs()
     Bt, Ct = th.derivative_tensors()
     B = sp.lambdify(list(th.STATE), [[[e.subs(subs) for e in row] for row in mat] for mat in Bt],
                     "numpy")
     C = sp.lambdify(list(th.STATE),
                     [[[[e.subs(subs) for e in r3] for r3 in r2] for r2 in r1] for r1 in Ct],
                     "numpy")
-    f = sp.lambdify([*th.STATE, th.I], list(th.neuron_rhs().subs(subs)), "numpy")
-    J5 = sp.lambdify(list(th.CELL_STATE), th.jacobian(True).subs(subs), "numpy")
-    return I_inf, gates, s_inf, J, B, C, f, J5
+    return B, C
 
 
 def _call(fn, *args):
@@ -149,7 +156,8 @@ def hopf_points(constants: th.HHConstants = th.DEFAULT_CONSTANTS,
 
     A grid brackets the sign changes of the leading complex pair's real part; ``brentq``
     refines each to ~1e-10 uA/cm^2; :math:`l_1` from the derived derivative tensors."""
-    _, _, _, J, B, C, _, _ = _functions(constants)
+    J = _functions(constants)[3]
+    B, C = _tensors(constants)
     I = np.linspace(*current_range, grid)
     re = np.array([_leading_real(c, constants) for c in I])
     out = []
@@ -195,7 +203,7 @@ def rk4_dt_limit(constants: th.HHConstants = th.DEFAULT_CONSTANTS) -> tuple[floa
     negative real part must satisfy :math:`|R(\lambda\,dt)| \le 1`; the limit is the
     smallest such dt.  Returns ``(dt_max, info)``; ``info`` names where it is attained.
     """
-    f = _functions(constants)[6]
+    f = _functions(constants)[4]
     J_flat = sp.lambdify(list(th.STATE), list(th.jacobian().subs(constants.subs())), "numpy")
     rest = rest_state(constants)[:4]
     starts = [(c, rest) for c in (0.0, 10.0, 50.0, 150.0, 300.0)]
@@ -238,7 +246,7 @@ def linear_noise_covariance(current: float, sigma: float,
     if not eq.stable:
         raise ValueError(f"the equilibrium at current={current} is unstable: no stationary "
                          "linear-noise covariance")
-    A = np.asarray(_call(_functions(constants)[7], *eq.state), dtype=float)
+    A = np.asarray(_call(_functions(constants)[5], *eq.state), dtype=float)
     b = np.zeros(5)
     b[0] = float(sigma) / constants.C_m
     return solve_continuous_lyapunov(A, -np.outer(b, b))

@@ -16,7 +16,8 @@ the count in the window over :math:`\tau`), integer-valued in the count.
   :math:`W = w\,\mathbf 1\mathbf 1^\top + \Delta` (a fixed random perturbation :math:`\Delta`),
   every neuron driven by a bias current — seed 003's "multi-function" landscape;
 * :func:`scan_direction`: the loss along :math:`\theta_0 + \alpha d` for any network built by a
-  callable (two-weight grids are scans over a flattened grid);
+  callable; :func:`scan_grid`: over a grid of two parameters (one simulation of all grid
+  points; smooth it with :func:`numerics.smoothing.mollify_nd`);
 * :func:`local_slope`: the seed's fix for jagged curves, the least-squares slope over
   ``neighbors`` grid points on each side, with its standard error;
 * :func:`grid_descent`: gradient descent on a sampled curve as in the seed (step
@@ -36,7 +37,7 @@ from numerics.checks import as_int, as_nonnegative, as_positive
 from numerics.hh import complete_graph, simulate
 
 __all__ = ["LandscapeScan", "scan_single_neuron", "scan_complete_graph", "scan_direction",
-           "local_slope", "DescentPath", "grid_descent", "GRADIENTS"]
+           "scan_grid", "local_slope", "DescentPath", "grid_descent", "GRADIENTS"]
 
 GRADIENTS = ("finite-difference", "regression", "mollified")
 
@@ -76,11 +77,10 @@ def _window_counts(res, t0: float, t1: float) -> np.ndarray:
     return out
 
 
-def _scan(x, res, tau, noise, output_neurons=None) -> LandscapeScan:
+def _scan(x, res, tau, noise) -> LandscapeScan:
     t0, t1 = res.loss_window
     counts = _window_counts(res, t0, t1)
-    idx = np.arange(res.shape[2]) if output_neurons is None else np.asarray(output_neurons)
-    c = counts[:, :, idx].mean(axis=2)
+    c = counts[:, :, res.output_neurons].mean(axis=2)  # the same neurons as the loss
     return LandscapeScan(np.asarray(x, dtype=float), res.loss, c / (tau / 1000.0), c, tau, noise)
 
 
@@ -130,6 +130,23 @@ def scan_direction(build: Callable[[np.ndarray], dict], theta0, direction, alpha
     res = simulate(duration_ms=tau, dt_ms=dt_ms, noise=noise, trials=trials, seed=seed,
                    progress=False, **build(thetas))
     return _scan(a, res, tau, float(noise))
+
+
+def scan_grid(build: Callable[[np.ndarray], dict], a, b, *, tau_ms: float = 1000.0,
+              trials: int = 1, noise: float = 0.0, seed=0, dt_ms: float = 0.01):
+    """Losses over the grid ``a x b`` of two parameters: ``build`` maps the (P, 2) parameter
+    pairs to :func:`numerics.hh.simulate` keyword arguments.  Returns ``(loss, rate)`` with
+    shapes ``(len(a), len(b), trials)``."""
+    a = np.atleast_1d(np.asarray(a, dtype=float))
+    b = np.atleast_1d(np.asarray(b, dtype=float))
+    A, Bg = np.meshgrid(a, b, indexing="ij")
+    thetas = np.stack([A.ravel(), Bg.ravel()], axis=1)
+    tau = as_positive(tau_ms, "tau_ms")
+    res = simulate(duration_ms=tau, dt_ms=dt_ms, noise=noise, trials=trials, seed=seed,
+                   progress=False, **build(thetas))
+    sc = _scan(np.arange(thetas.shape[0]), res, tau, float(noise))
+    shape = (a.size, b.size, sc.loss.shape[1])
+    return sc.loss.reshape(shape), sc.rate.reshape(shape)
 
 
 def local_slope(x, y, index: int, neighbors: int) -> tuple[float, float]:

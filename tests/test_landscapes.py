@@ -8,6 +8,7 @@ from numerics.landscapes import (
     local_slope,
     scan_complete_graph,
     scan_direction,
+    scan_grid,
     scan_single_neuron,
 )
 from validate.experiments import landscapes as exp
@@ -51,6 +52,16 @@ def test_scans_shapes_and_rate_consistency():
 
     d = scan_direction(build, np.array([0.1]), np.array([1.0]), [0.0, 0.1], tau_ms=50.0)
     assert np.allclose(d.loss[:, 0], scan_single_neuron([0.1, 0.2], tau_ms=50.0).loss[:, 0])
+
+    def chain2(thetas):  # input weight of neuron 0, synapse 0 -> 1; the loss reads neuron 1
+        W = np.zeros((thetas.shape[0], 2, 2))
+        W[:, 1, 0] = thetas[:, 1]
+        cur = np.stack([thetas[:, 0] * 100.0, np.zeros(thetas.shape[0])], axis=1)
+        return {"current": cur, "weights": W, "output_neurons": [1]}
+
+    loss, rate = scan_grid(chain2, [0.0, 0.2], [0.0, 40.0], tau_ms=40.0)
+    assert loss.shape == (2, 2, 1)
+    assert rate[1, 1, 0] > 0 and rate[0, 1, 0] == 0 and rate[1, 0, 0] == 0
 
 
 def test_gaussian_mc_vs_convolution_on_a_known_curve():

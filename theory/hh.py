@@ -156,11 +156,17 @@ def temperature_factor(temperature, q10=3):
     return sp.sympify(q10) ** ((sp.sympify(temperature) - sp.Rational(63, 10)) / 10)
 
 
+_Z = sp.Symbol("z")
+
+
 @cache
-def _bernoulli_taylor(u: sp.Symbol) -> sp.Expr:
-    z = sp.Symbol("z")
-    poly = sp.series(z / (sp.exp(z) - 1), z, 0, TAYLOR_DEGREE + 1).removeO()
-    return sp.expand(poly.subs(z, u))
+def _bernoulli_polynomial() -> sp.Expr:
+    """Taylor polynomial of z/(e^z - 1) at 0 to degree TAYLOR_DEGREE (``sympy.series``)."""
+    return sp.expand(sp.series(_Z / (sp.exp(_Z) - 1), _Z, 0, TAYLOR_DEGREE + 1).removeO())
+
+
+def _bernoulli_taylor(u: sp.Expr) -> sp.Expr:
+    return _bernoulli_polynomial().subs(_Z, u)
 
 
 def bernoulli_ratio(u: sp.Expr) -> sp.Expr:
