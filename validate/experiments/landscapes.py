@@ -234,7 +234,7 @@ def _plot_hh(out_dir, fi_I, sim_rates, ref_rates, hopf, fold, threshold, p, vth,
            title="voltage variance, weak noise")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    return save_figure(fig, out_dir, "landscapes-hh")
+    return save_figure(fig, out_dir, "landscapes_hh")
 
 
 # ============================================================================ shared pieces
@@ -258,10 +258,12 @@ def _gaussian_mc_vs_convolution(scan, points, sigma_w, samples, make_mc, seed, l
     vals = make_mc(w.ravel()).reshape(len(points), samples)
     m_mean = vals.mean(axis=1)
     m_se = vals.std(axis=1, ddof=1) / np.sqrt(samples)
-    comp = compare(label, c_mean, m_mean, np.hypot(m_se, c_se), x=points,
+    # Welch-Satterthwaite: the combined SE rests on R - 1 and samples - 1 degrees of freedom
+    dof = (c_se**2 + m_se**2) ** 2 / (c_se**4 / (R - 1) + m_se**4 / (samples - 1))
+    comp = compare(label, c_mean, m_mean, np.hypot(m_se, c_se), x=points, dof=float(dof.min()),
                    note=f"convolution with N(0, {sigma_w:g}^2) of the {R}-trial scan "
                         f"(grid step {dx:.3g}) vs {samples} Monte Carlo weights per point; "
-                        "SE from both")
+                        f"SE from both, Student t with {dof.min():.0f} dof (Welch)")
     return comp, (c_mean, c_se, m_mean, m_se)
 
 
@@ -280,7 +282,7 @@ SINGLE_PARAMS = {
     "tau_ms": Float(1000.0, "loss window tau (ms), from t = 0 as in the seed", gt=0,
                     quick=500.0),
     "noise": Float(2.0, "current noise sigma of the noisy trials (uA cm^-2 ms^1/2)", gt=0),
-    "trials": Int(10, "noisy trials per weight (N_trials)", min=2, quick=6),
+    "trials": Int(10, "noisy trials per weight (N_trials)", min=2, quick=8),
     "full_points": Int(201, "grid points of the full scan, w in [0, 1]", min=11, quick=101),
     "zoom_points": Int(201, "grid points of the zoom, w in [0.5, 0.75]", min=21, quick=101),
     "mollifier_width": Float(0.02, "bump half-width c in w units (zoom)", gt=0),
@@ -408,7 +410,7 @@ def _plot_single(out_dir, p, full, zoom_det, zoom, paths, mc):
                else "descent on the synaptic-output loss")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    return save_figure(fig, out_dir, "landscapes-single")
+    return save_figure(fig, out_dir, "landscapes_single")
 
 
 # ============================================================================ landscapes-variance
@@ -526,7 +528,7 @@ def _plot_variance(out_dir, p, curves, taus, var_tau):
            ylabel="variance of the single-trial loss", title="spread vs window")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    return save_figure(fig, out_dir, "landscapes-variance")
+    return save_figure(fig, out_dir, "landscapes_variance")
 
 
 # ============================================================================ complete graph
@@ -644,4 +646,4 @@ def _plot_graph(out_dir, p, single, zoom, graph, bands, noisy, mc):
            title=rf"Gaussian smoothing, $\sigma_w$ = {p['sigma_w']:g}")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    return save_figure(fig, out_dir, "landscapes-complete-graph")
+    return save_figure(fig, out_dir, "landscapes_complete_graph")
