@@ -24,6 +24,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from matplotlib.ticker import NullFormatter
 from scipy.integrate import solve_ivp
 
 from numerics.hh import firing_rates, simulate
@@ -517,6 +518,7 @@ def _plot_variance(out_dir, p, curves, taus, var_tau):
         simulation_points(ax, ns, vn, vn * lse, color="C0", label="measured (±1 SE)")
         ax.set_xscale("log")
         ax.set_xticks(nn, [f"{v:g}" for v in nn])
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set(yscale="log", xlabel="trials averaged N",
                ylabel=f"variance of the averaged {label}",
                title=f"{label} at w = {p['w0']:g}")
