@@ -64,6 +64,25 @@ def test_scans_shapes_and_rate_consistency():
     assert rate[1, 1, 0] > 0 and rate[0, 1, 0] == 0 and rate[1, 0, 0] == 0
 
 
+def test_mollifying_recorded_voltage_traces_along_time():
+    """Seed 003, 'Mollifying Voltages': smooth V(t) of many neurons along the time axis; the
+    spike is spread (lower peak), the edges without ghost points are NaN, area is kept."""
+    from numerics.hh import simulate
+    from numerics.smoothing import mollify
+
+    r = simulate([[12.0], [20.0]], duration_ms=30.0, noise=1.0, trials=3, seed=5, record=True,
+                 record_every=5, progress=False)
+    dt = 0.05
+    V = r.V  # (T, P, R, N)
+    sm = mollify(V, dt, 0.5, axis=0, times=2)
+    assert sm.shape == V.shape
+    half = int(np.ceil(0.5 / dt)) - 1
+    assert np.isnan(sm[:half]).all() and np.isfinite(sm[2 * half + 2:-2 * half - 2]).all()
+    inner = slice(2 * half + 2, -2 * half - 2)
+    assert np.nanmax(sm[inner]) < np.max(V[inner])  # peaks are flattened
+    assert np.nanmean(sm[inner]) == pytest.approx(np.mean(V[inner]), abs=0.5)
+
+
 def test_gaussian_mc_vs_convolution_on_a_known_curve():
     """The experiment's smoothing check on a synthetic noisy 'scan' whose trials are
     L(w) + noise: passes for the right kernel, fails for a doubled curve."""
