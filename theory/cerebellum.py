@@ -340,6 +340,8 @@ def noise_variance(kind: str, t: TransitionSymbols | None = None):
       (:math:`E|\xi|^2 = \sigma^2`; the authors' code draws :math:`\xi` of norm
       :math:`\gamma/\mathrm{SNR}` along a random direction, which has the same covariance with
       :math:`\sigma = \gamma/\mathrm{SNR}`).
+    * ``"step"``: additive with :math:`\sigma = \gamma/\rho`, noise proportional to the
+      learning step (the authors' ``GaussianNoise(mu/SNR)``), :math:`q = \gamma^2/(\rho^2 N)`.
     * ``"proportional"``: :math:`\xi = (|\Delta w|/\rho)\,\nu`, :math:`\nu\sim N(0, I/N)`,
       with :math:`\Delta w = \gamma\bar e\tilde h` the LMS-like update, so
       :math:`E[\xi\xi^\top\mid s] = \gamma^2|\tilde h|^2\bar e^2/(N\rho^2)\,I` and, averaged over
@@ -354,6 +356,8 @@ def noise_variance(kind: str, t: TransitionSymbols | None = None):
     S = SYMBOLS
     if kind == "additive":
         return S.sigma2 / S.N
+    if kind == "step":
+        return S.gamma**2 / (S.snr**2 * S.N)
     if kind == "proportional":  # 1 x 1 matrix expressions (lambdify to matmuls)
         mean_e = t.alpha.T * t.m_x + t.g.T * t.m_w + t.beta * sp.Identity(1)
         var_e = (t.alpha.T * t.P_xx * t.alpha + 2 * t.alpha.T * t.P_xw * t.g
@@ -361,7 +365,8 @@ def noise_variance(kind: str, t: TransitionSymbols | None = None):
         return S.gamma**2 / (S.N * S.snr**2) * (t.h.T * t.h) * (mean_e * mean_e + var_e)
     if kind == "none":
         return sp.S.Zero
-    raise ValueError(f"noise kind must be 'none', 'additive' or 'proportional', got {kind!r}")
+    raise ValueError(f"noise kind must be 'none', 'additive', 'step' or 'proportional', got "
+                     f"{kind!r}")
 
 
 def noise_variance_check(n_x: int = 1, N: int = 2) -> bool:
