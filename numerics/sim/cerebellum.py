@@ -128,6 +128,7 @@ def simulate_online_learning(
     start: Callable | Sequence | None = None,
     record_updates=None,
     phase: int = 0,
+    configs: Sequence[tuple[int, OnlineRule]] | None = None,
     progress: bool | None = None,
 ) -> OnlineLearningEnsemble:
     """Simulate ``replicas`` runs of every (task, rule) combination for ``n_updates`` updates.
@@ -146,8 +147,16 @@ def simulate_online_learning(
         Update counts (0..n_updates) at which the task loss is recorded (default: all).
     phase:
         Update index within the periodic reference at which learning starts.
+    configs:
+        Explicit ``(task index, rule)`` pairs instead of all pairs of ``tasks`` x ``rules``
+        (``rules`` is then ignored).
     """
     tasks = [tasks] if isinstance(tasks, CerebellarTask) else list(tasks)
+    if configs is not None:
+        configs = [(int(i), r) for i, r in configs]
+        if any(not 0 <= i < len(tasks) for i, _ in configs):
+            raise ValueError(f"configs task indices must lie in [0, {len(tasks)})")
+        rules = [r for _, r in configs]
     rules = [rules] if isinstance(rules, OnlineRule) else list(rules)
     if not tasks or not rules:
         raise ValueError("need at least one task and one rule")
@@ -167,7 +176,9 @@ def simulate_online_learning(
     M, (w0s, w1s), lag = maps.M, maps.window, maps.lag
     loop = big.loop
     nx, Nmax, nT = loop.n_states, big.n_weights, big.n_samples
-    configs = tuple(LearningConfig(i, t.q, r) for i, t in enumerate(tasks) for r in rules)
+    if configs is None:
+        configs = [(i, r) for i in range(len(tasks)) for r in rules]
+    configs = tuple(LearningConfig(i, tasks[i].q, r) for i, r in configs)
     C = len(configs)
     rows = C * R
     if record_updates is None:
