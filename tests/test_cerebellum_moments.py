@@ -182,3 +182,25 @@ def test_rule_bad_inputs_name_the_parameter(small):
         OnlineRule(0.1, snr=0.0)
     with pytest.raises(ValueError, match="activity_lag_s .* multiple of the task's dt"):
         propagate_moments(small[0], OnlineRule(0.1, activity_lag_s=0.13), 3)
+
+
+def test_learning_geometry_matches_the_static_speed_and_scaling_law_optimum(small):
+    from numerics.cerebellum.moments import expansion_scaling_law, learning_geometry
+
+    task = small[1]
+    w0 = _w0(task, 4)
+    rule = OnlineRule(0.05, noise="none", decay=0.0)
+    geo = learning_geometry(task, rule, w0)
+    st_ = static_learning_speed(task, rule, w0)
+    # p_g = d . grad L = -|d| |grad L| gamma_o and p_H = d' R d = |d|^2 hess_proj / 2
+    assert st_["grad_proj"] == pytest.approx(-geo["update_norm"] * geo["grad_norm"]
+                                             * geo["gamma_o"], rel=1e-10)
+    assert st_["hess_proj"] == pytest.approx(geo["update_norm"] ** 2 * geo["hess_proj"] / 2,
+                                             rel=1e-10)
+    kw = dict(gamma_o=0.7, grad_norm=0.2, hess_proj=0.3, trH_N=0.05, eta=0.01, L_ss=1e-3,
+              exponent=0.85)
+    for q in (1.0, 4.0, 9.0):
+        g_opt = float(expansion_scaling_law(q, 0.1, **kw)["gamma_opt"])
+        grid = np.linspace(0.5, 1.5, 201) * g_opt
+        speeds = expansion_scaling_law(q, grid, **kw)["speed"]
+        assert abs(grid[np.argmax(speeds)] / g_opt - 1) < 0.006

@@ -52,7 +52,8 @@ __all__ = ["OnlineRule", "UpdateMaps", "update_maps", "MomentTrajectory", "propa
            "StationaryMoments", "stationary_moments", "NotMeanSquareStable",
            "mean_square_radius", "max_stable_gamma", "SmallGammaStationary",
            "small_gamma_stationary", "static_learning_speed", "dynamic_learning_speed",
-           "DynamicSpeedExpansion", "dynamic_speed_expansion", "task_loss_moments"]
+           "DynamicSpeedExpansion", "dynamic_speed_expansion", "task_loss_moments",
+           "learning_geometry", "expansion_scaling_law"]
 
 NOISE_KINDS = ("none", "additive", "step", "proportional")
 
@@ -814,3 +815,50 @@ def dynamic_speed_expansion(task: CerebellarTask, rule: OnlineRule, w0, n_update
         const = n * trR * rule.noise_std**2 / N
     return DynamicSpeedExpansion(ell1=ell1, ell2=ell2, noise=const, n=n,
                                  L0=task.task_loss(w0))
+
+
+# ---- geometry of the first update and the expansion scaling --------------------------------
+
+def learning_geometry(task: CerebellarTask, rule: OnlineRule, w0, x0=None) -> dict:
+    r"""The quantities of Raman, Rotondo & O'Leary's trade-off at the first update
+    (:func:`theory.cerebellum.expansion_scaling`), with :math:`H = 2R` the task loss's Hessian:
+    ``grad_norm`` :math:`|\nabla L(w_0)|`, ``gamma_o`` the cosine between the LMS-like update
+    direction :math:`\hat d` and :math:`-\nabla L`, ``hess_proj`` :math:`\hat d^\top H\hat d`,
+    ``trH_N`` :math:`\operatorname{tr}H/N`, and ``update_norm`` :math:`|d|` per unit
+    :math:`\gamma`."""
+    maps, x0, w0 = _start(task, rule, w0, x0)
+    c = _compiled()
+    e0 = float(np.asarray(c["ebar"](maps.alpha[:, None], maps.g[0][:, None], maps.beta[0],
+                                    x0[:, None], w0[:, None])).reshape(-1)[0])
+    d = -(e0 * maps.h[0] + rule.decay * w0)
+    grad = task.task_loss_gradient(w0)
+    dn = float(np.linalg.norm(d))
+    dh = d / dn
+    Fd = task.loss_form.F @ dh
+    return {"grad_norm": float(np.linalg.norm(grad)),
+            "gamma_o": float(-(dh @ grad) / np.linalg.norm(grad)),
+            "hess_proj": float(2 * Fd @ Fd), "trH_N": float(2 * np.trace(task.R) / maps.N),
+            "update_norm": dn}
+
+
+@lru_cache(maxsize=1)
+def _scaling_compiled():
+    from theory.cerebellum import SYMBOLS, expansion_scaling
+
+    sc = expansion_scaling()
+    args = [sc.q, SYMBOLS.gamma, *sc.symbols]
+    return (sp.lambdify(args, sc.speed, modules="numpy"),
+            sp.lambdify(args, sc.steady, modules="numpy"),
+            sp.lambdify(args, sc.gamma_opt, modules="numpy"))
+
+
+def expansion_scaling_law(q, gamma, *, gamma_o, grad_norm, hess_proj, trH_N, eta, L_ss,
+                          exponent) -> dict:
+    r"""Evaluate the seed's scaling forms (:func:`theory.cerebellum.expansion_scaling`):
+    learning speed :math:`\nu(q)`, steady state :math:`\xi(q)` and the speed-optimal step
+    :math:`\gamma^*(q)`, given the q = 1 quantities and the Hessian-projection exponent
+    :math:`\varrho` (``exponent``)."""
+    sp_, st_, go_ = _scaling_compiled()
+    a = (np.asarray(q, dtype=float), np.asarray(gamma, dtype=float), gamma_o, grad_norm,
+         hess_proj, trH_N, eta, L_ss, exponent)
+    return {"speed": sp_(*a), "steady": st_(*a), "gamma_opt": go_(*a)}

@@ -37,6 +37,7 @@ from numerics.cerebellum import CerebellarTask
 from numerics.cerebellum.moments import (
     OnlineRule,
     dynamic_speed_expansion,
+    learning_geometry,
     max_stable_gamma,
     propagate_moments,
     small_gamma_stationary,
@@ -412,10 +413,23 @@ def run_tradeoff(config: RunConfig) -> ExperimentResult:
                        "steady_sim": xi_mean[idx].tolist(), "steady_sem": xi_sem[idx].tolist(),
                        "steady_exact": xi.tolist(), "line": line, "L0": L0,
                        "L_min": task.L_min, "bound": bound})
+    # how the first update's geometry scales with q (the seed's theory: |grad L| ~ q^(1/2),
+    # Hessian projection ~ q^rho, tr H / N constant)
+    geometry = {str(q): learning_geometry(tasks[k], rules[k][0], w0[q]) for k, q in
+                enumerate(qs)}
+    scaling = {}
+    if len(qs) >= 2:
+        lq = np.log(np.array(qs, dtype=float))
+        for key in ("grad_norm", "hess_proj", "trH_N", "update_norm"):
+            v = np.array([geometry[str(q)][key] for q in qs])
+            scaling[key] = float(np.polyfit(lq, np.log(np.abs(v)), 1)[0])
+        best = [max(c["line"]["speed"]) for c in curves]
+        scaling["max_speed"] = float(np.polyfit(lq, np.log(best), 1)[0])
     figures: list[str] = []
     if config.out_dir is not None and config.figures:
         figures = _plot_tradeoff(curves, ns, R, config.out_dir)
-    extra = {"curves": curves, "replicas": R}
+    extra = {"curves": curves, "replicas": R, "geometry": geometry,
+             "scaling_exponents": scaling}
     return ExperimentResult("cerebellum-tradeoff", tuple(comparisons), config.seed,
                             tuple(figures), p, extra)
 
