@@ -77,8 +77,19 @@ def test_unknown_parameter_is_rejected():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2])
-@pytest.mark.parametrize("name", sorted(SMALL))
-def test_full_runs_pass(name, seed):
-    res = run_experiment(name, RunConfig(seed=seed, figures=False))
-    assert res.passed, [c.summary() for c in res.comparisons]
+def test_full_runs_fail_no_more_often_than_the_stated_level():
+    """Full runs of the three experiments at seeds 1 and 2: 2 x (12 + 9 + 18) = 78
+    comparisons, each at family-wise level 1%; under the exact theory the number failing is
+    ~Binomial(78, 0.01), and P(>= 4) < 1%.  (Seed 1 of cerebellum-tradeoff fails one: q = 2,
+    z = -3.19 against 3.09; 3000 replicas at that point give z = -0.9.)"""
+    from scipy.stats import binom
+
+    failures, total = 0, 0
+    for seed in (1, 2):
+        for name in sorted(SMALL):
+            res = run_experiment(name, RunConfig(seed=seed, figures=False))
+            failures += sum(not c.passed for c in res.comparisons)
+            total += len(res.comparisons)
+    assert total == 78
+    assert binom.sf(3, total, 0.01) < 0.01
+    assert failures <= 3, failures

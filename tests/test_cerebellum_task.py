@@ -218,3 +218,28 @@ def test_bad_inputs_name_the_parameter():
         CerebellarTask(1, duration_s=10.0).task_loss(np.full(10, np.nan))
     with pytest.raises(ValueError, match="reference must be 'sines'"):
         CerebellarTask(1, duration_s=10.0, reference="square")
+
+
+def test_any_stable_plant_and_controller():
+    """A first-order plant under PD control: the quadratic form and the exact moments hold."""
+    from numerics.cerebellum.moments import OnlineRule, propagate_moments
+    from numerics.sim.cerebellum import simulate_online_learning
+
+    plant = LinearPlant(np.array([[-0.5]]), [1.0], [2.0])
+    pd = pid_controller(kp=0.5, ki=0.0, kd=0.3, tau_d=0.5)
+    task = CerebellarTask(2, seed=5, duration_s=60.0, plant=plant, controller=pd,
+                          reference="fourier")
+    w = np.random.default_rng(2).normal(0, 0.3, task.n_weights)
+    assert task.task_loss(w) == pytest.approx(task.simulate_task_loss(w), rel=1e-10)
+    rule = OnlineRule(0.05, noise="none", decay=1e-3)
+    exact = propagate_moments(task, rule, 90, w0=w).expected_loss
+    sim = simulate_online_learning(task, rule, 90, replicas=1, start=lambda t, r: (w, None))
+    np.testing.assert_allclose(sim.mean[0], exact, rtol=1e-10)
+
+
+@pytest.mark.slow
+def test_long_trajectory_of_ten_thousand_seconds():
+    task = CerebellarTask(3, seed=1, duration_s=1e4)
+    w = np.random.default_rng(0).normal(0, 0.2, task.n_weights)
+    assert task.task_loss(w) == pytest.approx(task.simulate_task_loss(w), rel=1e-10)
+    assert task.task_loss(task.optimal_weights()) == pytest.approx(task.L_min, rel=1e-10)

@@ -34,7 +34,7 @@ def _timed(fn, repeat=1):
 
 def test_task_loss_vs_resimulation_q9(benchmark):
     task = CerebellarTask(9, seed=0, duration_s=400.0)
-    task.loss_form  # build once (timed separately below)
+    _ = task.loss_form  # build once (timed separately below)
     rng = np.random.default_rng(0)
     W = rng.normal(0, 1 / np.sqrt(task.n_weights), (20, task.n_weights))
     exact = [task.task_loss(w) for w in W]
