@@ -37,6 +37,7 @@ exactly (:func:`propagate_moments`), the expected task loss is
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -162,15 +163,16 @@ class UpdateMaps:
         return int(self.g.shape[1])
 
 
-_MAPS_CACHE: dict = {}
+_MAPS_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def update_maps(task: CerebellarTask, rule: OnlineRule) -> UpdateMaps:
-    """Build :class:`UpdateMaps` for ``task`` and the timing of ``rule`` (cached per task)."""
-    key = (id(task), rule.timing)
-    hit = _MAPS_CACHE.get(key)
-    if hit is not None and hit[0] is task:
-        return hit[1]
+    """Build :class:`UpdateMaps` for ``task`` and the timing of ``rule`` (cached per task,
+    for as long as the task lives)."""
+    per_task = _MAPS_CACHE.setdefault(task, {})
+    hit = per_task.get(rule.timing)
+    if hit is not None:
+        return hit
     dt = task.dt
     M = _steps(rule.update_interval_s, dt, "update_interval_s")
     if task.n_samples % M:
@@ -210,7 +212,7 @@ def update_maps(task: CerebellarTask, rule: OnlineRule) -> UpdateMaps:
     idx = (np.arange(1, K + 1) * M - lag) % task.n_samples
     maps = UpdateMaps(Phi_M=pw[M], a=a, B=B, alpha=alpha, beta=beta, g=g, h=task.h[idx], M=M,
                       window=(int(w0), int(w1)), lag=lag)
-    _MAPS_CACHE[key] = (task, maps)
+    per_task[rule.timing] = maps
     return maps
 
 
