@@ -28,8 +28,8 @@ ROOT = Path(os.environ.get("LEARNDYN_CALIBRATION_DIR", "calibrations"))
 @pytest.mark.parametrize("name", sorted(experiments()))
 def test_experiment_is_calibrated(name, quick):
     assert SEEDS >= 100, "the calibration claim needs at least 100 seeds"
-    cal = calibrate(name, SEEDS, quick=quick, out_dir=ROOT / f"{name}-{'quick' if quick else 'full'}",
-                    workers=WORKERS, progress=False)
+    out = ROOT / f"{name}-{'quick' if quick else 'full'}"
+    cal = calibrate(name, SEEDS, quick=quick, out_dir=out, workers=WORKERS, progress=False)
     assert cal.errors == 0
     bad = [c.to_dict() for c in cal.comparisons if not c.ok]
     assert not bad, bad
