@@ -167,6 +167,7 @@ def test_latex_catalog():
     for piece in (r"\tau", "hyper", r"e^{", r"\log"):
         assert piece in text or piece.replace("hyper", "F") in text
     # the mode equations and both dsolve solutions (seed eqs. (4), (5)) are printed
-    assert r"\tau \frac{du}{dt} = D\,u^{2-2/D}\,(s-u)" in text
-    for sol, name in ((th.mode_solution(1), "b(t) = "), (th.mode_solution(2), "a(t) = ")):
-        assert name + sp.latex(sol) in text
+    assert r"\tau \frac{du}{dt} &= D\,u^{2-2/D}\,(s-u)" in text
+    names = {th.SYMBOLS.u0: "u_0"}
+    for sol, name in ((th.mode_solution(1), "b(t) &= "), (th.mode_solution(2), "a(t) &= ")):
+        assert name + sp.latex(sol, symbol_names=names) in text

@@ -40,7 +40,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from theory.catalog import register_model
+from theory.latex import Equation, LatexModel, Rel, Sym, Tex, register_latex
 
 __all__ = [
     "ModeSymbols", "SYMBOLS", "check_depth", "mode_ode", "mode_ode_from_loss", "mode_solution",
@@ -430,31 +430,62 @@ def matrix_symbols(depth: int):
 __all__ += ["matrix_symbols"]
 
 
-@register_model("deep-linear", "deep linear networks (seed 001): mode ODEs, dsolve solutions, "
+@register_latex("deep-linear", "deep linear networks (seed 001): mode ODEs, dsolve solutions, "
                 "learning times at any depth, full-matrix gradient flow")
-def deep_linear_latex() -> str:
-    """LaTeX: mode ODEs, their solutions (seed eqs. (4), (5)), t(u) for any depth, flows."""
-    out = [r"% deep linear network W = W_D ... W_1, gradient flow on the mean squared error",
-           r"% full-matrix flow (seed eqs. (1)-(3)), depth 2 and general depth D:"]
+def deep_linear_latex() -> LatexModel:
+    """LaTeX: flows, mode ODEs, their solutions (seed eqs. (4), (5)), t(u) for any depth."""
     weights, Syx, Sx, tau = matrix_symbols(2)
-    for l, rhs in enumerate(gradient_flow(weights, Syx, Sx)):
-        out.append(rf"\tau \frac{{d W_{l + 1}}}{{dt}} = " + sp.latex(rhs))
-    out.append(r"\tau \frac{d W_l}{dt} = (W_D\cdots W_{l+1})^\top(\Sigma^{yx} - W\Sigma^x)"
-               r"(W_{l-1}\cdots W_1)^\top")
-    names = {1: "shallow", 2: "one hidden layer", 3: "depth 3"}
-    for D in (1, 2, 3):
-        out.append(f"% mode ODE, {names[D]} (D = {D}), balanced decoupled initialisation")
-        out.append(r"\tau \frac{du}{dt} = " + sp.latex(rate(D)))
-    out.append(r"\tau \frac{du}{dt} = D\,u^{2-2/D}\,(s-u)")
-    out.append("% dsolve + checkodesol: shallow (seed eq. 5) and one hidden layer (seed eq. 4)")
-    out.append(r"b(t) = " + sp.latex(mode_solution(1)))
-    out.append(r"a(t) = " + sp.latex(mode_solution(2)))
-    for D in (2, 3, 4):
-        out.append(f"% time to reach u from u_0, depth {D}")
-        out.append(r"t(u) = " + sp.latex(time_to_strength(D)))
-    out.append("% elementary antiderivative (both branches), depth 3, x = u/s")
-    out.append(r"T_3(x) = " + sp.latex(antiderivative_elementary(3)))
-    out.append("% small-u_0 asymptotics of the learning time u_0 -> u_f")
-    for D in (1, 2, 3, 4):
-        out.append(rf"t_{{D={D}}} \simeq " + sp.latex(learning_time_asymptotic(D)))
-    return "\n".join(out)
+    flows = [Rel(Tex(rf"\tau \frac{{dW_{l + 1}}}{{dt}}", ("tau", f"W{l + 1}", "t")), rhs)
+             for l, rhs in enumerate(gradient_flow(weights, Syx, Sx))]
+    general = Rel(Tex(r"\tau \frac{dW_l}{dt}", ("tau", "W1", "t")),
+                  Tex(r"(W_D\cdots W_{l+1})^\top(\Sigma^{yx} - W\Sigma^x)(W_{l-1}\cdots W_1)^\top",
+                      ("D", "W1", "Sigma_yx", "W", "Sigma_x")))
+    dudt = Tex(r"\tau \frac{du}{dt}", ("tau", "u", "t"))
+    modes = [Rel(dudt, rate(D), note=Tex(rf"(D = {D})", ("D",))) for D in (1, 2, 3)]
+    modes.append(Rel(dudt, Tex(r"D\,u^{2-2/D}\,(s-u)", ("D", "u", "s")),
+                     note=Tex(r"(\text{any } D)", ("D",))))
+    times = [Rel(Tex("t(u)", ("t", "u")), time_to_strength(D), note=Tex(rf"(D = {D})", ("D",)))
+             for D in (2, 3, 4)]
+    asym = [Rel(Tex(rf"t_{{D={D}}}", ("t", "D")), learning_time_asymptotic(D), r"\simeq")
+            for D in (1, 2, 3, 4)]
+    return LatexModel(
+        title="Deep linear networks (Saxe, McClelland and Ganguli 2014)",
+        summary=r"A network $\hat y = W_D\cdots W_1 x$ trained by gradient flow on the mean "
+                r"squared error $\mathcal{L} = \frac{1}{2}\operatorname{tr}\Sigma^y - "
+                r"\operatorname{tr}(W\Sigma^{xy}) + \frac{1}{2}\operatorname{tr}(W\Sigma^x "
+                r"W^\top)$, $W = W_D\cdots W_1$. The flows are derived by differentiating the loss "
+                "(checked entry by entry), the mode equations from the per-mode loss of a "
+                "balanced decoupled initialisation, their solutions by dsolve (checked by "
+                "checkodesol) and the learning times by separation of variables.",
+        source="seed 001 (Saxe et al. exercises), eqs. (1)-(5)",
+        equations=[
+            Equation("Full-matrix gradient flow, one hidden layer ($D = 2$) and any depth:",
+                     flows + [general]),
+            Equation("Strength $u$ of one mode of a balanced decoupled initialisation:", modes),
+            Equation("Solutions by dsolve: shallow network (seed eq. (5)) and one hidden "
+                     "layer (seed eq. (4)),",
+                     [Rel(Tex("b(t)", ("b", "t")), mode_solution(1)),
+                      Rel(Tex("a(t)", ("a", "t")), mode_solution(2))]),
+            Equation("Time to reach $u$ from $u_0$ (separation of variables; "
+                     "${}_2F_1$ is Gauss's hypergeometric function):", times),
+            Equation("The elementary antiderivative behind $t(u)$ at $D = 3$ (both branches, "
+                     "$x = u/s$):", Rel(Tex("T_3(x)", ("x",)), antiderivative_elementary(3))),
+            Equation("Small-$u_0$ asymptotics of the learning time from $u_0$ to $u_f$:", asym),
+        ],
+        symbols=[
+            Sym("tau", r"\tau", r"the time constant (one over the learning rate)"),
+            Sym(r"W(\d+)", "W_{#1}", "the weight matrix of layer $l$", generic="W_l"),
+            Sym("t", "t", "time"),
+            Sym("Sigma_yx", r"\Sigma^{yx}", "the input-output covariance $E[yx^\\top]$"),
+            Sym("Sigma_x", r"\Sigma^{x}", "the input covariance $E[xx^\\top]$"),
+            Sym("D", "D", "the depth (number of weight matrices)"),
+            Sym("W", "W", r"$= W_D\cdots W_1$, the network's input-output map"),
+            Sym("u", "u", "the strength of a mode (its singular value in $W$)"),
+            Sym("s", "s", "the target singular value of that mode (of $\\Sigma^{yx}$)"),
+            Sym("b", "b", "the mode strength of the shallow network"),
+            Sym("a", "a", "the mode strength of the network with one hidden layer"),
+            Sym("u0", "u_0", "the initial strength"),
+            Sym("x", "x", r"$= u/s$"),
+            Sym("u_f", "u_f", "the final strength"),
+        ],
+    )
