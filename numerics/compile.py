@@ -135,7 +135,10 @@ def compile_rhs(system, params: Sequence[sp.Symbol] | None = None, *, modules=No
 
     ``y`` follows ``system.state_symbols`` (means, then the covariance upper triangle,
     row-major); ``p`` follows ``params`` (default ``system.params`` plus ``eta`` when
-    the system has the finite-learning-rate term).  Returns ``(rhs, state, params)``.
+    the system has the finite-learning-rate term); a single parameter may be passed as a
+    number.  Returns ``(rhs, state, params)``; ``rhs.state_symbols`` and ``rhs.param_symbols``
+    carry the orders, which :func:`numerics.integrate.integrate` checks ``y0`` and ``args``
+    against.
     """
     state = tuple(system.state_symbols)
     if params is None:
@@ -146,8 +149,11 @@ def compile_rhs(system, params: Sequence[sp.Symbol] | None = None, *, modules=No
     n_state = len(state)
 
     def rhs(t_value, y, p=()):
-        return compiled(t_value, y, p).reshape((n_state,) + np.shape(y)[1:])
+        return compiled(t_value, y, np.atleast_1d(p)).reshape((n_state,) + np.shape(y)[1:])
 
+    # integrate() checks y0 and args against these before it starts
+    rhs.state_symbols = state
+    rhs.param_symbols = params
     rhs.__doc__ = (
         f"d/dt of the state ({', '.join(map(str, state))}) for parameters "
         f"({', '.join(map(str, params))}).\n\n" + compiled.__doc__
