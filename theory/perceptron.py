@@ -429,7 +429,7 @@ def _latex(rule: str) -> LatexModel:
             Sym("r", "r", r"the norm of $w$ at the fixed point"),
             Sym("C", "C", r"the covariance of the weights over the ensemble, entries $C_{kl}$"),
             Sym("J", "J", r"the Jacobian of the drift at the mean weights"),
-            Sym("Q", "Q", "the second-order operator defined on the next line"),
+            Sym("Q", "Q", "the second-order operator defined in this display"),
         ],
     )
 
