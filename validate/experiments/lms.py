@@ -21,20 +21,31 @@ from numerics.lms import learning_curve, stability_bound, stationary_excess_loss
 from numerics.sim.ensemble import simulate_ensemble
 from numerics.sim.lms import LmsRule
 from validate.compare import compare
+from validate.params import Float, FloatList, Int
 from validate.plotting import new_figure, save_figure, simulation_points, theory_line
 from validate.registry import ExperimentResult, RunConfig, register_experiment
 
-DEFAULTS = {
-    "dim": 20,
-    "lambda_min": 0.2,
-    "lambda_max": 2.0,
-    "noise_var": 0.25,
-    "fractions": "0.05,0.2,0.5",
-    "replicas": 1000,
-    "window_factor": 10.0,
-    "points": 25,
+PARAMS = {
+    "dim": Int(20, "input dimension n (R has eigenvalues log-spaced in [lambda_min, "
+               "lambda_max] in a random basis)", min=1),
+    "lambda_min": Float(0.2, "smallest eigenvalue of the input covariance R", gt=0),
+    "lambda_max": Float(2.0, "largest eigenvalue of R (>= lambda_min)", gt=0),
+    "noise_var": Float(0.25, "teacher noise variance s^2 (> 0: the stationary loss is "
+                       "s^2 A/(1-A))", gt=0),
+    "fractions": FloatList("0.05,0.2,0.5", "learning rates as fractions of the mean-square "
+                           "stability bound", gt=0, lt=1),
+    "replicas": Int(1000, "independent learners per learning rate", min=2, quick=300),
+    "window_factor": Float(10.0, "stationary window in units of the slowest time constant "
+                           "1/(gamma lambda_min)", gt=0, quick=4.0),
+    "points": Int(25, "log-spaced update counts compared on each learning curve (repeated "
+                  "counts are merged)", min=1),
 }
-QUICK = {"replicas": 300, "window_factor": 4.0}
+
+
+def _check(p: dict, quick: bool) -> None:
+    if p["lambda_min"] > p["lambda_max"]:
+        raise ValueError(f"lambda_min ({p['lambda_min']:g}) must be <= lambda_max "
+                         f"({p['lambda_max']:g})")
 
 
 def problem(dim: int, lambda_min: float, lambda_max: float, instance_seed: int = 12345):
@@ -55,12 +66,10 @@ def _burn_in(curve: np.ndarray, stationary: float, rtol: float = 1e-4) -> int:
 
 
 @register_experiment("lms", "online LMS: exact learning curves and stationary excess loss vs "
-                     "simulation ensembles at three learning rates", DEFAULTS)
+                     "simulation ensembles at three learning rates", PARAMS, _check)
 def run(config: RunConfig) -> ExperimentResult:
-    p = {k: config.param(k, v) for k, v in DEFAULTS.items()}
-    if config.quick:
-        p.update({k: v for k, v in QUICK.items() if k not in config.params})
-    fractions = [float(f) for f in str(p["fractions"]).split(",")]
+    p = dict(config.params)
+    fractions = list(p["fractions"])
     R, w_o = problem(p["dim"], p["lambda_min"], p["lambda_max"])
     s2 = p["noise_var"]
     bound = stability_bound(R)
