@@ -227,6 +227,13 @@ def test_learning_time_at_depth_1000_is_fast_and_right():
     assert float(dl.mode_strength(t, 1.0, 1.0, 0.01, 1000)) == pytest.approx(0.9, rel=1e-11)
 
 
+def test_closed_form_refuses_absurd_depths_with_the_reason():
+    with pytest.raises(ValueError, match=r"depth must be <= 10000 .* in proportion to D"):
+        dl.mode_learning_time(1.0, 1.0, 0.01, 0.5, depth=10_001)
+    with pytest.raises(ValueError, match="depth must be <= 10000"):
+        dl.mode_strength(1.0, 1.0, 1.0, 0.01, depth=10**6)
+
+
 @pytest.mark.parametrize("depth", [5, 8, 13])
 def test_summed_and_explicit_root_of_unity_forms_agree(depth):
     x = th.SYMBOLS.x
