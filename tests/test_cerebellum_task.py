@@ -46,7 +46,7 @@ def test_cerebellum_latex_is_registered():
     from theory.catalog import get_model
 
     text = get_model("cerebellum").latex()
-    assert "w^{*}" in text and r"\bar{P} = \bar{A} \bar{P} \bar{A}^{T} + \bar{Q}" in text
+    assert "{w^{*}}" in text and r"\bar P &= \bar A \bar P \bar A^{\top} + \bar Q" in text
 
 
 # ---- task loss ---------------------------------------------------------------------------

@@ -48,7 +48,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from theory.catalog import register_model
+from theory.latex import register_latex
 from theory.wick import gaussian_expectation
 
 __all__ = [
@@ -643,12 +643,15 @@ def expansion_scaling() -> ExpansionScaling:
                             symbols=(go, grad, hp, tN, eta, Lss, vr))
 
 
-@register_model("cerebellum", "cerebellum-like expanded layer learning online under feedback "
-                "control (seed 000): exact quadratic task loss, exact moment recursion, "
-                "learning speed, steady state")
-def cerebellum_latex() -> str:
-    """LaTeX of the derivations in this module."""
+def _cerebellum_latex_model():
+    """The derivations of this module for ``learndyn latex cerebellum``."""
+    from theory.latex import Equation, LatexModel, Rel, Sym, Tex
+
     s = task_loss_symbols()
+    t = transition_symbols()
+    S = SYMBOLS
+    x = sp.MatrixSymbol("x", S.n_x, 1)
+    vec = {t.X: x, t.W: s.w}
     (xn, wn), (a, bw) = transition()
     st = static_learning_speed()
     dyn = dynamic_learning_speed()
@@ -656,31 +659,130 @@ def cerebellum_latex() -> str:
     mean_eq, lyap_eq = stationary_equations()
     fix, clyap, xi = small_gamma_stationary()
     sc = expansion_scaling()
-    out = [
-        r"% task loss with frozen weights: e = e_0 + G w (exact, plant and controller linear)",
-        r"L(w) = " + sp.latex(task_loss_direct()) + " = " + sp.latex(task_loss_quadratic())
-        + " = " + sp.latex(task_loss_factored()),
-        r"% expected loss of weights with mean m and covariance C",
-        r"E[L(w)] = " + sp.latex(expected_loss()),
-        r"% one update of the joint state s = (x, w): s' = A s + b + (0, \xi)",
-        r"x' = " + sp.latex(xn + a) + r",\qquad w' = " + sp.latex(wn + bw),
-        r"% learning-rule noise, E[\xi\xi^T] = q I_N",
-        r"q_\mathrm{add} = " + sp.latex(noise_variance("additive")),
-        r"q_\mathrm{prop} = " + sp.latex(noise_variance("proportional")),
-        r"% static (one-update) learning speed and its optimal step",
-        r"\nu_s = " + sp.latex(st.speed) + r",\qquad \gamma_s^* = " + sp.latex(st.gamma_opt),
-        r"% dynamic speed over n updates, to second order in gamma",
-        r"A_0 s = " + sp.latex(sp.Matrix([[A0[0]], [A0[1]]]))
-        + r",\quad A_1 s = " + sp.latex(sp.Matrix([[A1[0]], [A1[1]]]))
-        + r",\quad b_1 = " + sp.latex(sp.Matrix([[b1[0]], [b1[1]]])),
-        r"\ell_1 = " + sp.latex(dyn.ell1) + r",\qquad \ell_2 = " + sp.latex(dyn.ell2),
-        r"\nu_d = " + sp.latex(dyn.speed) + r",\qquad \gamma_d^* = " + sp.latex(dyn.gamma_opt),
-        r"% periodic steady state (exact) and its small-gamma limit",
-        sp.latex(mean_eq) + r",\qquad " + sp.latex(lyap_eq),
-        sp.latex(fix) + r",\qquad " + sp.latex(clyap) + r",\qquad \xi \approx " + sp.latex(xi),
-        r"% scaling with the expansion q (Raman, Rotondo & O'Leary 2019)",
-        r"\nu(q) = " + sp.latex(sc.speed) + r",\qquad \xi(q) = " + sp.latex(sc.steady),
-        r"\gamma^*(q) = " + sp.latex(sc.gamma_opt),
-        r"% symbols: " + ", ".join(str(x) for x in (s.R, s.w_star, s.L_min, s.F, s.c)),
-    ]
-    return "\n".join(out)
+    q_prop = noise_variance("proportional")
+    return LatexModel(
+        title="Online learning in a cerebellum-like circuit under feedback control",
+        summary=r"Mossy fibres carry lookahead samples of a reference $r(t)$; granule cells "
+                r"$h = \tanh(Zm + b)$ drive a linear readout $z = w\cdot h$ added to a PID "
+                r"command on $r - y$ of a linear plant.  Every $\Delta t$ the readout learns "
+                r"$w \leftarrow w - \gamma(\bar e\,\tilde h + \kappa w) + \xi$ with the "
+                r"error $y - r$ averaged over a window and $\tilde h$ the activity just before "
+                r"the update.  With frozen weights the error is affine in $w$, so the task "
+                r"loss is an exact quadratic form and the moments of learning propagate "
+                r"exactly.",
+        source="seed 000 (notes on the steady-state loss of online training) and the authors' "
+               "public code (CerebellarMotorLearning); learning speed and its scaling with the "
+               "expansion: Raman, Rotondo and O'Leary (2019)",
+        equations=[
+            Equation("Task loss with frozen weights, $e = e_0 + Gw$ over $n_T$ samples:",
+                     [Rel(Tex("L(w)", ("w",)), task_loss_direct()),
+                      Rel(Tex("", ()), task_loss_quadratic()),
+                      Rel(Tex("", ()), task_loss_factored())]),
+            Equation("Expected loss of weights with mean $m$ and covariance $C$:",
+                     Rel(Tex("E[L(w)]", ("w",)), expected_loss())),
+            Equation("One update of the joint state (loop state $x$, weights $w$):",
+                     [Rel(Tex("x'", ("x",)), (xn + a).xreplace(vec)),
+                      Rel(Tex("w'", ("w",)), sp.MatAdd(
+                          (1 - S.gamma * S.kappa) * s.w,
+                          -S.gamma * t.h * window_error(x, s.w, t), evaluate=False))]),
+            Equation(r"Learning-rule noise $E[\xi\xi^\top] = qI_N$: size $\gamma/\rho$, or "
+                     "proportional to the update (a quadratic form of the state's moments):",
+                     [Rel(Tex(r"q_\mathrm{step}", ()), noise_variance("step")),
+                      Rel(Tex(r"q_\mathrm{prop}", ()), q_prop)]),
+            Equation("Static (one-update) learning speed, exactly quadratic in the step, "
+                     "and its optimum:",
+                     [Rel(Tex(r"\nu_s", ()), st.speed),
+                      Rel(Tex(r"\gamma_s^*", ()), st.gamma_opt)]),
+            Equation("Dynamic speed over the first $n$ updates, to second order in the step "
+                     r"($s = s^{(0)} + \gamma s^{(1)} + \gamma^2 s^{(2)}$, "
+                     r"$s^{(1)}_{j+1} = A_0s^{(1)}_j + A_1s^{(0)}_j + b_1$):",
+                     [Rel(Tex(r"A_1 s", ()), A1[1].xreplace(vec)),
+                      Rel(Tex(r"b_1", ()), b1[1]),
+                      Rel(Tex(r"\ell_1", ()), dyn.ell1),
+                      Rel(Tex(r"\ell_2", ()), dyn.ell2),
+                      Rel(Tex(r"\nu_d", ()), dyn.speed),
+                      Rel(Tex(r"\gamma_d^*", ()), dyn.gamma_opt)]),
+            Equation("Periodic steady state over one period of the reference (discrete "
+                     "Lyapunov equation):", [mean_eq, lyap_eq]),
+            Equation("Small-step limit: fixed point of the averaged rule (not $w^*$: the "
+                     "rule's bias) and continuous Lyapunov equation:",
+                     [fix, clyap, Rel(Tex(r"\xi", ()), xi, r"\approx")]),
+            Equation("Scaling with the expansion $q$ (Raman, Rotondo and O'Leary 2019):",
+                     [Rel(Tex(r"\nu(q)", ("q",)), sc.speed),
+                      Rel(Tex(r"\xi(q)", ("q",)), sc.steady),
+                      Rel(Tex(r"\gamma^*(q)", ("q",)), sc.gamma_opt)]),
+        ],
+        symbols=[
+            Sym("w", "w", "the readout weights (one per granule cell)"),
+            Sym("x", "x", "the state of plant and controller at the start of an update "
+                "interval"),
+            Sym("e_0", "e_0", "the tracking errors $y - r$ at the samples, without the network"),
+            Sym("G", "G", "the granule activities filtered by the closed loop (one column per "
+                "cell)"),
+            Sym("n_T", "n_T", "the number of samples of the trajectory"),
+            Sym("R", "R", r"$= G^\top G/n_T$, half the Hessian of the task loss"),
+            Sym("w^*", "{w^{*}}", "the weights of least task loss"),
+            Sym("L_min", r"L_{\min}", "the least task loss"),
+            Sym("F", "F", r"the factor $R_G/\sqrt{n_T}$ of the QR factorisation $G = Q_GR_G$"),
+            Sym("c", "c", r"$= Q_G^\top e_0/\sqrt{n_T}$"),
+            Sym("L_perp", r"L_\perp", "the part of the loss no weights can remove"),
+            Sym("m", "m", "the mean of the weights"),
+            Sym("C", "C", "the covariance of the weights"),
+            Sym("Phi", r"\Phi", "the sampled closed loop over one update interval"),
+            Sym("B", "B", "the loop's response over the interval to the weights"),
+            Sym("a", "a", "the loop's response over the interval to the reference"),
+            Sym("alpha", r"\alpha", "the window average of the loop's output map"),
+            Sym("g", "g", "the window-averaged error per unit weight within the interval"),
+            Sym("beta", r"\beta", "the window-averaged error without network or state"),
+            Sym("h", r"\tilde h", "the granule activity just before the update"),
+            Sym("gamma", r"\gamma", "the learning step"),
+            Sym("kappa", r"\kappa", "the weight decay"),
+            Sym("rho", r"\rho", "the signal-to-noise ratio of the learning-rule noise"),
+            Sym("N", "N", "the number of granule cells ($10q$)"),
+            Sym("m_x", "m_x", "the mean loop state"),
+            Sym("m_w", "m_w", "the mean weights"),
+            Sym("P_xx", "P_{xx}", "the covariance of the loop state"),
+            Sym("P_xw", "P_{xw}", "the cross-covariance of loop state and weights"),
+            Sym("P_ww", "P_{ww}", "the covariance of the weights"),
+            Sym("p_g", "p_g", r"twice the projection $d^\top R(w_0 - w^*)$ of the update $d$ "
+                "(per unit step) on the gradient"),
+            Sym("p_H", "p_H", r"the curvature $d^\top R d$ along the update"),
+            Sym("q_2", "q_2", r"the noise variance per unit $\gamma^2$ times $\operatorname{tr}R$"),
+            Sym("q_0", "q_0", r"the step-independent noise variance times $\operatorname{tr}R$"),
+            Sym("L_0", "L_0", "the task loss at the start"),
+            Sym(r"w\^\((\d)\)", "{w^{(#1)}}", "the Taylor coefficients of the mean weights in "
+                "the step", generic="w^{(i)}"),
+            Sym("ell_1", r"\ell_1", "the first-order coefficient of the loss change"),
+            Sym("ell_2", r"\ell_2", "the second-order coefficient (with the noise)"),
+            Sym("Q_n", "Q_n", r"the step-independent noise term $\operatorname{tr}R\sum_j q_j$"),
+            Sym("n", "n", "the number of updates"),
+            Sym("Abar", r"\bar A", "the monodromy: the product of the update maps over a "
+                "period"),
+            Sym("bbar", r"\bar b", "the offset accumulated over a period"),
+            Sym("Qbar", r"\bar Q", "the noise covariance accumulated over a period"),
+            Sym("mbar", r"\bar m", "the stationary mean at the start of a period"),
+            Sym("Pbar", r"\bar P", "the stationary covariance at the start of a period"),
+            Sym("Mbar", r"\bar M", r"$= \sum_j\tilde h_j\hat g_j^\top$, the averaged rule's "
+                "matrix"),
+            Sym("cbar", r"\bar c", r"$= \sum_j\tilde h_j\hat e_j$"),
+            Sym("K", "K", "the number of updates per period"),
+            Sym("w_fix", r"w_\mathrm{fix}", "the fixed point of the averaged rule"),
+            Sym("q", "q", "the expansion of the granule layer"),
+            Sym("gamma_o", r"\gamma_o", "the cosine between the update and the negative "
+                "gradient"),
+            Sym("g_L", r"|\nabla L|", "the norm of the task-loss gradient (q = 1)"),
+            Sym("h_p", "h_p", "the Hessian projection of the update direction (q = 1)"),
+            Sym("t_N", "t_N", r"the mean curvature $\operatorname{tr}H/N$, $H = 2R$ the Hessian"),
+            Sym("eta", r"\eta", "the size of the learning-rule noise"),
+            Sym("L_ss", "L_{ss}", "the steady-state loss floor (q = 1)"),
+            Sym("varrho", r"\varrho", "the exponent of the Hessian projection's growth with q"),
+        ],
+    )
+
+
+@register_latex("cerebellum", "cerebellum-like expanded layer learning online under feedback "
+                "control (seed 000): exact quadratic task loss, exact moment recursion, "
+                "learning speed, steady state")
+def cerebellum_latex():
+    """LaTeX model of the derivations in this module (see :mod:`theory.latex`)."""
+    return _cerebellum_latex_model()

@@ -8,8 +8,9 @@ of size :math:`\gamma/\mathrm{SNR}` (``noise=step``) or proportional to the upda
 (:mod:`numerics.cerebellum.moments`): expected task loss after every update, the exact
 periodic steady state (discrete Lyapunov equation), the exact dynamic learning speed.
 Simulation: :mod:`numerics.sim.cerebellum`, all expansions, learning steps and replicas in
-one array.  Learning steps are fractions of each expansion's mean-square stability bound
-(:func:`~numerics.cerebellum.moments.max_stable_gamma`).
+one array.  Learning steps are fractions of each expansion's stability bound of the mean
+(:func:`~numerics.cerebellum.moments.max_stable_gamma` without noise), which is the
+mean-square bound for noise of size gamma/SNR.
 
 * ``cerebellum-moments`` — expected task-loss curves :math:`E[L(w_j)]` against ensemble
   means (standard errors from independent replicas, Šidák over the recorded updates), for
@@ -53,31 +54,30 @@ from numerics.cerebellum.moments import (
 from numerics.sim.cerebellum import simulate_online_learning
 from numerics.stats import steady_state
 from validate.compare import compare
+from validate.params import Choice, Float, FloatList, Int, IntList, Text
 from validate.plotting import new_figure, save_figure, simulation_points, theory_line
 from validate.registry import ExperimentResult, RunConfig, register_experiment
 
-COMMON = {
-    "task_seed": 0,
-    "reference": "sines",
-    "duration_s": 400.0,
-    "decay": 3e-3,
-    "snr": 3.0,
-}
+
+def _common(decay_gt0: bool) -> dict:
+    decay = (Float(3e-3, "weight decay kappa of the rule (> 0: without it no steady state is in "
+                   "reach)", gt=0) if decay_gt0 else
+             Float(3e-3, "weight decay kappa of the rule", ge=0))
+    return {
+        "task_seed": Int(0, "seed of the task: reference trajectory and granule layer", min=0),
+        "reference": Choice("sines", ("sines", "fourier"), "reference trajectory: four "
+                            "sinusoids (the seed's) or a truncated white-noise Fourier series"),
+        "duration_s": Float(400.0, "trajectory length T in seconds (one period of the "
+                            "reference; a multiple of the 1 s update interval)", ge=20),
+        "decay": decay,
+        "snr": Float(3.0, "signal-to-noise ratio of the learning-rule noise", gt=0),
+    }
 
 
-def _floats(text) -> list[float]:
-    return [float(v) for v in str(text).split(",") if v.strip()]
-
-
-def _ints(text) -> list[int]:
-    return [int(v) for v in str(text).split(",") if v.strip()]
-
-
-def _params(config: RunConfig, defaults: dict, quick: dict) -> dict:
-    p = {k: config.param(k, v) for k, v in defaults.items()}
-    if config.quick:
-        p.update({k: v for k, v in quick.items() if k not in config.params})
-    return p
+def _check_duration(p: dict, quick: bool) -> None:
+    if abs(p["duration_s"] - round(p["duration_s"])) > 1e-9:
+        raise ValueError(f"parameter 'duration_s' must be a whole number of seconds (the "
+                         f"update interval is 1 s), got {p['duration_s']:g}")
 
 
 @lru_cache(maxsize=64)
@@ -86,11 +86,13 @@ def _task(q: int, task_seed: int, reference: str, duration_s: float) -> Cerebell
 
 
 @lru_cache(maxsize=256)
-def _bound(q: int, task_seed: int, reference: str, duration_s: float, noise: str, snr: float,
-           decay: float) -> float:
+def _bound(q: int, task_seed: int, reference: str, duration_s: float, decay: float) -> float:
+    """The stability bound of the mean (spectral radius of the monodromy below 1); it is
+    also the mean-square bound with noise of size gamma/SNR, and an upper bound of the
+    mean-square bound with noise proportional to the update (the exact moments hold over any
+    finite horizon either way)."""
     task = _task(q, task_seed, reference, duration_s)
-    return max_stable_gamma(task, OnlineRule(0.01, noise=noise, snr=snr, decay=decay),
-                            rtol=1e-2)
+    return max_stable_gamma(task, OnlineRule(0.01, noise="none", decay=decay), rtol=1e-2)
 
 
 def clear_cache() -> None:
@@ -103,8 +105,7 @@ def _tasks_and_rules(p: dict, qs, fractions, noise: str):
     tasks = [_task(q, p["task_seed"], p["reference"], p["duration_s"]) for q in qs]
     rules = {}
     for i, q in enumerate(qs):
-        b = _bound(q, p["task_seed"], p["reference"], p["duration_s"], noise, p["snr"],
-                   p["decay"])
+        b = _bound(q, p["task_seed"], p["reference"], p["duration_s"], p["decay"])
         rules[i] = [OnlineRule(f * b, noise=noise, snr=p["snr"], decay=p["decay"])
                     for f in fractions]
     return tasks, rules
@@ -150,26 +151,49 @@ def skew_compare(name: str, theory, samples, *, x=None, note: str = ""):
 # cerebellum-moments
 # ------------------------------------------------------------------------------------------
 
-MOMENTS_DEFAULTS = {**COMMON, "qs": "1,3,9", "fractions": "0.05,0.3", "noises":
-                    "step,proportional", "moment_snr": 1.0, "updates": 400, "replicas": 300,
-                    "points": 20}
-MOMENTS_QUICK = {"qs": "1,3", "updates": 200, "replicas": 150, "points": 15}
+MOMENTS_PARAMS = {
+    **_common(decay_gt0=False),
+    "qs": IntList("1,3,9", "expansions q (N = 10 q granule cells)", min=1, quick="1,3"),
+    "fractions": FloatList("0.05,0.3", "learning steps as fractions of each expansion's "
+                           "stability bound of the mean", gt=0, lt=1),
+    "noises": Text("step,proportional", "learning-rule noise models, comma-separated: step "
+                   "(size gamma/SNR, the authors') and/or proportional (to the update)"),
+    "moment_snr": Float(1.0, "signal-to-noise ratio of the noise in this experiment (strong, "
+                        "so that the covariance term matters)", gt=0),
+    "updates": Int(400, "updates simulated (1 s each)", min=1, quick=200),
+    "replicas": Int(300, "independent runs per configuration", min=2, quick=150),
+    "points": Int(20, "log-spaced updates compared on each curve (repeats merged)", min=1,
+                  quick=15),
+}
+
+
+def _check_moments(p: dict, quick: bool) -> None:
+    _check_duration(p, quick)
+    noises = [n.strip() for n in p["noises"].split(",") if n.strip()]
+    bad = [n for n in noises if n not in ("step", "proportional", "additive")]
+    if not noises or bad:
+        raise ValueError(f"parameter 'noises' must list step and/or proportional, got "
+                         f"{p['noises']!r}")
+    if "additive" in noises:
+        raise ValueError("parameter 'noises': additive noise needs a fixed noise_std, which "
+                         "this experiment does not set; use step (the same noise with "
+                         "sigma = gamma/SNR)")
 
 
 @register_experiment("cerebellum-moments", "cerebellar online learning (seed 000): exact "
-                     "expected task-loss curves vs simulation ensembles", MOMENTS_DEFAULTS)
+                     "expected task-loss curves vs simulation ensembles", MOMENTS_PARAMS,
+                     _check_moments)
 def run_moments(config: RunConfig) -> ExperimentResult:
-    p = _params(config, MOMENTS_DEFAULTS, MOMENTS_QUICK)
-    qs, fr = _ints(p["qs"]), _floats(p["fractions"])
-    noises = [n.strip() for n in str(p["noises"]).split(",") if n.strip()]
+    p = dict(config.params)
+    qs, fr = list(p["qs"]), list(p["fractions"])
+    noises = [n.strip() for n in p["noises"].split(",") if n.strip()]
     n = int(p["updates"])
     rec = np.unique(np.geomspace(1, n, int(p["points"])).astype(int))
     tasks = [_task(q, p["task_seed"], p["reference"], p["duration_s"]) for q in qs]
     pairs, labels = [], []
     for i, q in enumerate(qs):
         for noise in noises:
-            b = _bound(q, p["task_seed"], p["reference"], p["duration_s"], noise,
-                       p["moment_snr"], p["decay"])
+            b = _bound(q, p["task_seed"], p["reference"], p["duration_s"], p["decay"])
             for f in fr:
                 pairs.append((i, OnlineRule(f * b, noise=noise, snr=p["moment_snr"],
                                             decay=p["decay"])))
@@ -220,18 +244,38 @@ def _plot_moments(curves, rec, qs, replicas, out_dir) -> list[str]:
 # cerebellum-protocols
 # ------------------------------------------------------------------------------------------
 
-PROTOCOL_DEFAULTS = {**COMMON, "qs": "1,3,9", "fractions": "0.02,0.05,0.1,0.2,0.4",
-                     "noise": "step", "replicas": 200, "naive_updates": 400, "last": 10,
-                     "speed_updates": 20}
-PROTOCOL_QUICK = {"qs": "1,9", "fractions": "0.02,0.1,0.4", "replicas": 150}
+PROTOCOL_PARAMS = {
+    **_common(decay_gt0=True),
+    "qs": IntList("1,3,9", "expansions q (N = 10 q granule cells)", min=1, quick="1,9"),
+    "fractions": FloatList("0.02,0.05,0.1,0.2,0.4", "learning steps as fractions of each "
+                           "expansion's mean-square stability bound (ascending)", gt=0, lt=1,
+                           min_items=2, quick="0.02,0.1,0.4"),
+    "noise": Choice("step", ("step", "proportional"), "learning-rule noise: size gamma/SNR "
+                    "(the authors') or proportional to the update"),
+    "replicas": Int(200, "independent runs per configuration", min=2, quick=150),
+    "naive_updates": Int(400, "length of the naive protocol's run (the seed: 400 s)", min=2),
+    "last": Int(10, "the naive 'steady state' averages the last this many updates", min=1),
+    "speed_updates": Int(20, "updates over which the dynamic learning speed is measured",
+                         min=1),
+}
+
+
+def _check_protocols(p: dict, quick: bool) -> None:
+    _check_duration(p, quick)
+    if list(p["fractions"]) != sorted(p["fractions"]):
+        raise ValueError("parameter 'fractions' must be ascending")
+    for k in ("last", "speed_updates"):
+        if p[k] > p["naive_updates"]:
+            raise ValueError(f"parameter {k!r} ({p[k]}) must be <= naive_updates "
+                             f"({p['naive_updates']})")
 
 
 @register_experiment("cerebellum-protocols", "cerebellar online learning (seed 000): the "
                      "seed's naive steady-state protocol vs the exact steady state",
-                     PROTOCOL_DEFAULTS)
+                     PROTOCOL_PARAMS, _check_protocols)
 def run_protocols(config: RunConfig) -> ExperimentResult:
-    p = _params(config, PROTOCOL_DEFAULTS, PROTOCOL_QUICK)
-    qs, fr = _ints(p["qs"]), _floats(p["fractions"])
+    p = dict(config.params)
+    qs, fr = list(p["qs"]), list(p["fractions"])
     tasks, rules = _tasks_and_rules(p, qs, fr, p["noise"])
     pairs = [(i, r) for i in range(len(qs)) for r in rules[i]]
     n, last = int(p["naive_updates"]), int(p["last"])
@@ -359,16 +403,29 @@ def _plot_protocols(rows, qs, R, n, last, out_dir) -> list[str]:
 # cerebellum-tradeoff
 # ------------------------------------------------------------------------------------------
 
-TRADEOFF_DEFAULTS = {**COMMON, "qs": "1,2,3,4,5,6,7,8,9", "fractions": "0.02,0.05,0.1,0.2,0.4",
-                     "line_points": 16, "noise": "step", "replicas": 100, "speed_updates": 20}
-TRADEOFF_QUICK = {"qs": "1,3,9", "fractions": "0.03,0.3", "line_points": 6, "replicas": 60}
+TRADEOFF_PARAMS = {
+    **_common(decay_gt0=True),
+    "qs": IntList("1,2,3,4,5,6,7,8,9", "expansions q (N = 10 q granule cells)", min=1,
+                  quick="1,3,9"),
+    "fractions": FloatList("0.02,0.05,0.1,0.2,0.4", "simulated learning steps as fractions of "
+                           "each expansion's mean-square stability bound", gt=0, lt=1,
+                           quick="0.03,0.3"),
+    "line_points": Int(16, "learning steps on each exact line (plus the simulated ones)", min=2,
+                       quick=6),
+    "noise": Choice("step", ("step", "proportional"), "learning-rule noise: size gamma/SNR "
+                    "(the authors') or proportional to the update"),
+    "replicas": Int(100, "independent runs per configuration", min=2, quick=60),
+    "speed_updates": Int(20, "updates over which the dynamic learning speed is measured",
+                         min=1),
+}
 
 
 @register_experiment("cerebellum-tradeoff", "cerebellar online learning (seed 000): learning "
-                     "speed vs steady-state loss, one curve per expansion", TRADEOFF_DEFAULTS)
+                     "speed vs steady-state loss, one curve per expansion", TRADEOFF_PARAMS,
+                     _check_duration)
 def run_tradeoff(config: RunConfig) -> ExperimentResult:
-    p = _params(config, TRADEOFF_DEFAULTS, TRADEOFF_QUICK)
-    qs, fr = _ints(p["qs"]), _floats(p["fractions"])
+    p = dict(config.params)
+    qs, fr = list(p["qs"]), list(p["fractions"])
     tasks, rules = _tasks_and_rules(p, qs, fr, p["noise"])
     pairs = [(i, r) for i in range(len(qs)) for r in rules[i]]
     R, ns = int(p["replicas"]), int(p["speed_updates"])
