@@ -37,6 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 
 from numerics.checks import as_int
 
@@ -221,7 +222,15 @@ class EmbeddedLinearStudent:
 # ----------------------------------------------------------------------------- sigmoid
 
 def _sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+    return expit(z)
+
+
+def _layer(Wl: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Batched W_l a: (R, n, h) x (h, P) or (R, h, P) -> (R, n, P)."""
+    if a.ndim == 2:  # shared input sample: one GEMM for all runs
+        R, n, h = Wl.shape
+        return (Wl.reshape(R * n, h) @ a).reshape(R, n, a.shape[1])
+    return np.einsum("rnh,rhp->rnp", Wl, a)
 
 
 class SigmoidStudent:
@@ -255,6 +264,8 @@ class SigmoidStudent:
             self._slices.append((slice(off, off + nw), slice(off + nw, off + nw + widths[l])))
             off += nw + widths[l]
         self.dim = self.relevant_dim = off
+        #: runs per batched call that keep the (runs, width, P) intermediates near 4 MB
+        self.batch_hint = max(1, 500_000 // (self.P * max(widths)))
 
     # -- construction ---------------------------------------------------------------
     @staticmethod
@@ -321,9 +332,9 @@ class SigmoidStudent:
     def forward(self, w):
         """Activations a_0..a_L, each (R, n_l, P)."""
         Ws, bs = self._unpack(w)
-        a = [np.broadcast_to(self.X, (Ws[0].shape[0],) + self.X.shape)]
+        a = [self.X]
         for Wl, bl in zip(Ws, bs):
-            a.append(_sigmoid(Wl @ a[-1] + bl))
+            a.append(_sigmoid(_layer(Wl, a[-1]) + bl))
         return a
 
     def outputs(self, w) -> np.ndarray:
@@ -339,10 +350,10 @@ class SigmoidStudent:
         delta = (a[-1] - self.Y) * a[-1] * (1 - a[-1]) / self.P
         gW, gb = [None] * len(Ws), [None] * len(Ws)
         for l in range(len(Ws) - 1, -1, -1):
-            gW[l] = delta @ np.swapaxes(a[l], 1, 2)
+            gW[l] = _outer(delta, a[l])
             gb[l] = delta.sum(axis=2)
             if l:
-                delta = (np.swapaxes(Ws[l], 1, 2) @ delta) * a[l] * (1 - a[l])
+                delta = np.einsum("rnh,rnp->rhp", Ws[l], delta) * a[l] * (1 - a[l])
         return self._pack(gW, gb)
 
     def hvp(self, w, v) -> np.ndarray:
@@ -352,12 +363,14 @@ class SigmoidStudent:
         if Vs[0].shape[0] != Ws[0].shape[0]:
             Vs = [np.broadcast_to(V, (Ws[0].shape[0],) + V.shape[1:]) for V in Vs]
             cs = [np.broadcast_to(c, (Ws[0].shape[0],) + c.shape[1:]) for c in cs]
-        a = [np.broadcast_to(self.X, (Ws[0].shape[0],) + self.X.shape)]
-        Ra = [np.zeros_like(a[0])]
+        a = [self.X]
+        Ra = [None]
         Rz = [None]
         for Wl, bl, Vl, cl in zip(Ws, bs, Vs, cs):
-            al = _sigmoid(Wl @ a[-1] + bl)
-            rz = Vl @ a[-1] + Wl @ Ra[-1] + cl
+            al = _sigmoid(_layer(Wl, a[-1]) + bl)
+            rz = _layer(Vl, a[-1]) + cl
+            if Ra[-1] is not None:
+                rz = rz + _layer(Wl, Ra[-1])
             d1 = al * (1 - al)
             a.append(al)
             Rz.append(rz)
@@ -371,17 +384,27 @@ class SigmoidStudent:
         Rdelta = (Ra[-1] * d1 + e * d2 * Rz[-1]) / self.P
         hW, hb = [None] * L, [None] * L
         for l in range(L - 1, -1, -1):
-            hW[l] = Rdelta @ np.swapaxes(a[l], 1, 2) + delta @ np.swapaxes(Ra[l], 1, 2)
+            hW[l] = _outer(Rdelta, a[l])
+            if Ra[l] is not None:
+                hW[l] = hW[l] + _outer(delta, Ra[l])
             hb[l] = Rdelta.sum(axis=2)
             if l:
                 al = a[l]
                 d1 = al * (1 - al)
                 d2 = d1 * (1 - 2 * al)
-                back = np.swapaxes(Ws[l], 1, 2) @ delta
-                Rback = np.swapaxes(Vs[l], 1, 2) @ delta + np.swapaxes(Ws[l], 1, 2) @ Rdelta
+                back = np.einsum("rnh,rnp->rhp", Ws[l], delta)
+                Rback = np.einsum("rnh,rnp->rhp", Vs[l], delta) \
+                    + np.einsum("rnh,rnp->rhp", Ws[l], Rdelta)
                 Rdelta = Rback * d1 + back * d2 * Rz[l]
                 delta = back * d1
         return self._pack(hW, hb)
+
+
+def _outer(delta: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Sum over samples of delta a^T: (R, n, P) x ((R,) h, P) -> (R, n, h)."""
+    if a.ndim == 2:
+        return delta @ a.T
+    return np.einsum("rnp,rhp->rnh", delta, a)
 
 
 # ----------------------------------------------------------------------------- traces

@@ -219,15 +219,46 @@ class _Directions:
         return a, np.maximum(a_irr, 0.0)
 
 
+class _Chunked:
+    """Evaluate a model's batched methods in chunks of runs (``model.batch_hint`` per call),
+    which keeps the intermediate arrays of wide networks in cache; results are identical."""
+
+    def __init__(self, model):
+        self.model = model
+        self.size = int(getattr(model, "batch_hint", 1 << 30))
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def _apply(self, fn, w, *rest):
+        R = w.shape[0]
+        if R <= self.size:
+            return fn(w, *rest)
+        parts = [fn(w[s:s + self.size], *(r[s:s + self.size] for r in rest))
+                 for s in range(0, R, self.size)]
+        return np.concatenate(parts, axis=0)
+
+    def loss(self, w):
+        return self._apply(self.model.loss, w)
+
+    def grad(self, w):
+        return self._apply(self.model.grad, w)
+
+    def hvp(self, w, v):
+        return self._apply(self.model.hvp, w, v)
+
+
 def _trace(model, w, trace, probes, probe_gens):
     R = w.shape[0]
+    if trace == "none":
+        return np.full(R, np.nan), np.full(R, np.nan)
     if trace == "model":
         return np.full(R, float(model.trace_hess(w))), np.zeros(R)
     if trace == "exact":
         return exact_trace(model, w), np.zeros(R)
     if trace == "hutchinson":
         return hutchinson_trace(model, w, probes, probe_gens)
-    raise ValueError(f"trace must be 'model', 'exact' or 'hutchinson', got {trace!r}")
+    raise ValueError(f"trace must be 'model', 'exact', 'hutchinson' or 'none', got {trace!r}")
 
 
 def simulate_cycles(model, w0, cycles: int, plasticity: Plasticity, *, runs: int, seed=0,
@@ -240,7 +271,7 @@ def simulate_cycles(model, w0, cycles: int, plasticity: Plasticity, *, runs: int
     quantities of :class:`CycleEnsemble` are recorded; ``trace`` is how tr H is obtained
     there: ``"model"`` (the model's own ``trace_hess``; default when it has one), ``"exact"``
     (m Hessian-vector products per run) or ``"hutchinson"`` (``probes`` Rademacher probes per
-    run, from a separate random stream).
+    run, from a separate random stream) or ``"none"`` (not recorded).
     """
     runs = as_int(runs, "runs", 1)
     ss = _seed_sequence(seed)
@@ -255,6 +286,7 @@ def _run(model, w0, cycles, plasticity, children, entropy, record_cycles, trace,
     cycles = as_int(cycles, "cycles", 1)
     runs = len(children)
     N, m = int(model.dim), int(model.relevant_dim)
+    model = _Chunked(model)
     gens = [np.random.Generator(np.random.PCG64(c)) for c in children]
     w = np.asarray(w0, dtype=float)
     if w.shape == (m,):
@@ -349,8 +381,11 @@ class DrawSample:
 
 
 def sample_k(model, w, plasticity: Plasticity, draws: int, *, seed=0, chunk: int | None = None,
-             literal: bool = False) -> DrawSample:
-    """``draws`` independent cycles from the single state ``w`` (one cycle per draw).
+             literal: bool = False, max_hessian_dim: int = 2000) -> DrawSample:
+    r"""``draws`` independent cycles from the single state ``w`` (one cycle per draw).
+
+    The state's :math:`\operatorname{tr}H^2` comes from the model (linear students) or from the
+    full Hessian built by Hessian-vector products when ``m <= max_hessian_dim`` (else NaN).
 
     Draw ``d`` uses ``SeedSequence(seed).spawn(draws)[d]``, so results do not depend on
     ``chunk`` (the number of draws advanced together, chosen to bound memory).
@@ -366,7 +401,7 @@ def sample_k(model, w, plasticity: Plasticity, draws: int, *, seed=0, chunk: int
     ks, k2 = np.empty(draws), np.empty(draws)
     for s in range(0, draws, chunk):
         kids = children[s:s + chunk]
-        ens = _run(model, w[0], 1, plasticity, kids, 0, [0], None, 16, literal, False)
+        ens = _run(model, w[0], 1, plasticity, kids, 0, [0], "none", 16, literal, False)
         ks[s:s + len(kids)] = ens.k[0]
         k2[s:s + len(kids)] = ens.k_second_order[0]
     g = model.grad(w)
@@ -375,7 +410,14 @@ def sample_k(model, w, plasticity: Plasticity, draws: int, *, seed=0, chunk: int
     Hg = model.hvp(w, ghat)
     tr = float(model.trace_hess(w)) if hasattr(model, "trace_hess") else float(
         exact_trace(model, w)[0])
-    tr2 = float(model.trace_hess_sq()) if hasattr(model, "trace_hess_sq") else float("nan")
+    if hasattr(model, "trace_hess_sq"):
+        tr2 = float(model.trace_hess_sq())
+    elif m <= max_hessian_dim:
+        H = np.concatenate([model.hvp(np.broadcast_to(w, (len(b), m)), np.eye(m)[b])
+                            for b in np.array_split(np.arange(m), max(1, m // 256))])
+        tr2 = float(np.sum(H * H))
+    else:
+        tr2 = float("nan")
     return DrawSample(k=ks, k_second_order=k2, loss=float(model.loss(w)[0]), grad_norm=G,
                       curv_grad=float((ghat * Hg).sum()), trace_hess=tr, trace_hess_sq=tr2,
                       curv_grad_sq=float((Hg * Hg).sum()))
