@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import numerics.sim.three_component as tc
 from numerics.integrate import DivergenceError
 from numerics.learning_bounds import expected_k, variance_k
 from numerics.sim.students import (
@@ -146,7 +147,7 @@ def test_sample_k_mean_and_variance_agree_with_theory():
 
 # ----------------------------------------------------------------------------- simulator mechanics
 
-def test_runs_are_reproducible_and_independent_of_the_number_of_runs():
+def test_runs_are_reproducible_and_independent_of_the_number_of_runs(monkeypatch):
     task = LinearTeacherTask.random(3, 2, 30, seed=1, weight_scale=3.0)
     red, w = ReducedLinearStudent.embed(task, 2, 2)
     for pl in (Plasticity(0.2, 1.0, 0.1, 1.0), Plasticity(0.2, 1.0, 0.1, 1.0, persistence=0.1)):
@@ -155,6 +156,12 @@ def test_runs_are_reproducible_and_independent_of_the_number_of_runs():
         c = simulate_cycles(red, w, 20, pl, runs=5, seed=9, progress=False)
         assert np.array_equal(a.loss, c.loss)
         assert np.array_equal(a.loss[:, :3], b.loss)
+        # drawing ahead in blocks of 1 or 3 cycles instead of 20 gives the same numbers
+        for elements in (1, 3 * 5 * red.relevant_dim * 2):
+            monkeypatch.setattr(tc, "BLOCK_ELEMENTS", elements)
+            d = simulate_cycles(red, w, 20, pl, runs=5, seed=9, progress=False)
+            assert np.array_equal(a.loss, d.loss)
+        monkeypatch.undo()
     ds1 = sample_k(red, w, Plasticity(0.2, 1.0, 0.1, 1.0), 50, seed=3, chunk=7)
     ds2 = sample_k(red, w, Plasticity(0.2, 1.0, 0.1, 1.0), 50, seed=3)
     assert np.array_equal(ds1.k, ds2.k)

@@ -25,8 +25,9 @@ student), a uniform unit vector is :math:`z/|z|` with only the :math:`m` relevan
 coordinates drawn and :math:`|z_\perp|^2\sim\chi^2_{N-m}` for the rest; with persistence the
 irrelevant part is tracked by its norm and by the Gaussian component of each new draw along
 it (the remainder is again :math:`\chi^2`).  Runs advance as arrays; each run has its own
-random stream (``SeedSequence(seed).spawn(runs)``), so a run's trajectory does not depend
-on how many runs are simulated with it.
+random streams (children of ``SeedSequence(seed).spawn(runs)``), filled in blocks of
+cycles, so a run's trajectory depends neither on how many runs are simulated with it nor on
+the block size.
 """
 
 from __future__ import annotations
@@ -40,7 +41,11 @@ from numerics.integrate import DivergenceError
 from numerics.progress import progress_bar
 from numerics.sim.students import exact_trace, hutchinson_trace
 
-__all__ = ["Plasticity", "CycleEnsemble", "DrawSample", "simulate_cycles", "sample_k"]
+__all__ = ["Plasticity", "CycleEnsemble", "DrawSample", "simulate_cycles", "sample_k",
+           "BLOCK_ELEMENTS"]
+
+#: random numbers drawn ahead per refill (all runs together); the results do not depend on it
+BLOCK_ELEMENTS = 2_000_000
 
 
 def _nonneg(v, name):
@@ -145,64 +150,79 @@ def _seed_sequence(seed) -> np.random.SeedSequence:
 
 
 class _Directions:
-    """Random parts of the weight change for all runs (relevant coordinates + bookkeeping)."""
+    """Random parts of the weight change for all runs (relevant coordinates + bookkeeping).
 
-    def __init__(self, N: int, m: int, plast: Plasticity, gens, literal: bool):
+    Each run draws from three streams of its own (Gaussian vectors; scalar Gaussians or the
+    beta variates; chi-square variates), each consumed strictly in cycle order; they are
+    filled in blocks of cycles, so a run's numbers depend neither on the block size nor on
+    the other runs.
+    """
+
+    def __init__(self, N: int, m: int, plast: Plasticity, streams, literal: bool):
         self.N, self.m, self.p = N, m, plast
-        self.gens = gens
-        self.R = len(gens)
+        self.streams = streams  # per run: (vectors, scalars, chi-square/beta)
+        self.R = R = len(streams)
         self.s = np.sqrt(N / plast.T)
         self.df = N - m
         self.literal = literal or plast.persistence > 0
-        self.z = np.empty((self.R, m))
+        nv = 2 if self.literal else 1
+        self.block = int(max(1, min(256, BLOCK_ELEMENTS // max(1, R * m * nv))))
+        self.vec = np.empty((R, self.block, nv, m))
+        self.sca = np.zeros((R, self.block, 2))
+        self.chi = np.zeros((R, self.block, 2))
+        self.pos = self.block
         if self.literal:
-            self.z3 = np.empty((self.R, m))
             # initial task-irrelevant direction: a fresh uniform unit vector
-            for r, g in enumerate(gens):
-                g.standard_normal(out=self.z[r])
-            chi = self._chi(self.df)
-            zz = np.sqrt((self.z * self.z).sum(1) + chi)
-            self.n2 = self.z / zz[:, None]
+            z = np.empty((R, m))
+            chi = np.zeros(R)
+            for r, (gv, _gs, gc) in enumerate(streams):
+                gv.standard_normal(out=z[r])
+                if self.df > 0:
+                    chi[r] = gc.chisquare(self.df)
+            zz = np.sqrt((z * z).sum(1) + chi)
+            self.n2 = z / zz[:, None]
             self.r2 = np.sqrt(chi) / zz
 
-    def _chi(self, df):
-        if df <= 0:
-            return np.zeros(self.R)
-        return np.array([g.chisquare(df) for g in self.gens])
+    def _refill(self):
+        b, df = self.block, self.df
+        for r, (gv, gs, gc) in enumerate(self.streams):
+            gv.standard_normal(out=self.vec[r])
+            if self.literal:
+                if df > 0:
+                    gs.standard_normal(out=self.sca[r])
+                    if df > 1:
+                        self.chi[r] = gc.chisquare(df - 1, size=(b, 2))
+            else:
+                if df > 0:
+                    self.chi[r, :, 0] = gc.chisquare(df, size=b)
+                # n2.n3 from its own stream (the scalar stream is unused on this path)
+                if self.N > 1:
+                    self.chi[r, :, 1] = 2 * gs.beta(0.5 * (self.N - 1), 0.5 * (self.N - 1),
+                                                    size=b) - 1
+                else:
+                    self.chi[r, :, 1] = np.where(gs.random(b) < 0.5, 1.0, -1.0)
+        self.pos = 0
 
     def draw(self):
         """Returns (a_rel (R, m), |a_irr|^2 (R,)) for one cycle."""
-        p, R = self.p, self.R
+        if self.pos == self.block:
+            self._refill()
+        t = self.pos
+        self.pos += 1
+        p = self.p
         g2, g3, s = np.float64(p.gamma2), np.float64(p.gamma3), np.float64(self.s)
         if not self.literal:
-            z = self.z
-            chi = np.zeros(R)
-            c = np.empty(R)
-            for r, g in enumerate(self.gens):
-                g.standard_normal(out=z[r])
-                if self.df > 0:
-                    chi[r] = g.chisquare(self.df)
-                c[r] = 2 * g.beta(0.5 * (self.N - 1), 0.5 * (self.N - 1)) - 1 \
-                    if self.N > 1 else (1.0 if g.random() < 0.5 else -1.0)
+            z = self.vec[:, t, 0]
+            chi, c = self.chi[:, t, 0], self.chi[:, t, 1]
             rho2 = np.maximum(g2**2 + (g3 * s) ** 2 + 2 * g2 * g3 * s * c, 0.0)
             zz = (z * z).sum(1) + chi
             a = z * (np.sqrt(rho2 / zz))[:, None]
             return a, rho2 * chi / zz
         # literal rule: persistent task-irrelevant direction and fresh synaptic noise
         q = p.persistence
-        z2, z3 = self.z, self.z3
-        sc = np.zeros((R, 4))  # zeta, chi2 rest (n2), xi, chi2 rest (n3)
-        df1 = max(self.df - 1, 0)
-        for r, g in enumerate(self.gens):
-            g.standard_normal(out=z2[r])
-            g.standard_normal(out=z3[r])
-            if self.df > 0:
-                sc[r, 0] = g.standard_normal()
-                sc[r, 2] = g.standard_normal()
-                if df1 > 0:
-                    sc[r, 1] = g.chisquare(df1)
-                    sc[r, 3] = g.chisquare(df1)
-        zeta, rest2, xi, rest3 = sc.T
+        z2, z3 = self.vec[:, t, 0], self.vec[:, t, 1]
+        zeta, xi = self.sca[:, t, 0], self.sca[:, t, 1]
+        rest2, rest3 = self.chi[:, t, 0], self.chi[:, t, 1]
         n2, r2 = self.n2, self.r2
         Zn = np.sqrt((z2 * z2).sum(1) + zeta**2 + rest2)
         u_irr2 = (zeta**2 + rest2) / Zn**2
@@ -287,7 +307,9 @@ def _run(model, w0, cycles, plasticity, children, entropy, record_cycles, trace,
     runs = len(children)
     N, m = int(model.dim), int(model.relevant_dim)
     model = _Chunked(model)
-    gens = [np.random.Generator(np.random.PCG64(c)) for c in children]
+    # per run: vectors, scalars, chi-square/beta, Hutchinson probes
+    kids = [c.spawn(4) for c in children]
+    streams = [tuple(np.random.Generator(np.random.PCG64(k)) for k in ks[:3]) for ks in kids]
     w = np.asarray(w0, dtype=float)
     if w.shape == (m,):
         w = np.tile(w, (runs, 1))
@@ -299,9 +321,9 @@ def _run(model, w0, cycles, plasticity, children, entropy, record_cycles, trace,
         raise ValueError(f"record_cycles must lie in [0, {cycles - 1}]")
     if trace is None:
         trace = "model" if hasattr(model, "trace_hess") else "hutchinson"
-    probe_gens = [np.random.Generator(np.random.PCG64(c.spawn(1)[0])) for c in children] \
+    probe_gens = [np.random.Generator(np.random.PCG64(ks[3])) for ks in kids] \
         if (trace == "hutchinson" and rec.size) else None
-    dirs = _Directions(N, m, plasticity, gens, literal)
+    dirs = _Directions(N, m, plasticity, streams, literal)
     g1, T = plasticity.gamma1, plasticity.T
 
     loss = np.empty((cycles + 1, runs))

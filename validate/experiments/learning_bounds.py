@@ -100,6 +100,25 @@ def _gammas(pl: Plasticity):
     return pl.gamma1, pl.gamma2, pl.gamma3, pl.T
 
 
+def relaxation_cycles(model: ReducedLinearStudent, w0, pl: Plasticity, lam) -> tuple[int, float]:
+    r"""Cycles a linear student needs to reach its steady state, from the theory.
+
+    Descent: the normalised gradient step removes at most :math:`\gamma_1T` of error norm
+    per cycle, so reaching the plateau takes at least :math:`|E_0|/(\gamma_1T)` cycles.
+    Relaxation: at the mean-field stationary state (:func:`mean_field_stationary`) mode j's
+    squared error relaxes by the factor :math:`(1-\epsilon\lambda_j)^2` per cycle,
+    :math:`\epsilon = \gamma_1T/G`; the slowest mode's time is
+    :math:`1/(\epsilon\lambda_{\min}(2-\epsilon\lambda_{\min}))`.
+    Returns ``(descent_cycles, relaxation_time)``.
+    """
+    st = mean_field_stationary(lam, model.rows, model.dim, *_gammas(pl))
+    eps = pl.gamma1 * pl.T / st.grad_norm
+    lmin = float(np.min(lam))
+    tau = 1.0 / (eps * lmin * (2 - eps * lmin))
+    descent = int(math.ceil(np.linalg.norm(w0) / (pl.gamma1 * pl.T)))
+    return descent, tau
+
+
 # ============================================================================ learning-bounds-k
 
 K_DEFAULTS = {"runs": 800, "cycles": 80, "points": 6, "draws": 6000, "probes": 8}
@@ -116,7 +135,7 @@ def k_configs():
                        (4, 1, Plasticity(0.3, 0.5, 0.02, 0.5))):
         model, w = ReducedLinearStudent.embed(lin, c1, c2)
         out.append((f"linear N={model.dim} (c1={c1}, c2={c2})", model, w, pl, False))
-    pl = Plasticity(0.02, 0.3, 0.005, 1.0)
+    pl = Plasticity(0.05, 0.3, 0.005, 0.5)
     out.append((f"sigmoid N={sig.dim}", sig, w_sig, pl, True))
     big, wb = sig.enlarge([5, 16, 2], w_sig)
     out.append((f"sigmoid N={big.dim} (zero-padded)", big, wb, pl, True))
@@ -427,8 +446,10 @@ def _plot_sigmoid(Ns, r, fits, means, sems, th, fit_curve, ns_fit, pl, out_dir):
 # ============================================================================ steady state
 
 SS_DEFAULTS = {"sizes": "1,2,3,4,5,6,8,10", "gamma1": 0.07, "gamma2": 1.0, "gamma3": 0.03,
-               "T": 1.0, "runs": 100, "burn_in": 600, "window": 2000}
-SS_QUICK = {"runs": 30, "burn_in": 400, "window": 800}
+               "T": 1.0, "runs": 100, "burn_in": 10.0, "window": 20.0}
+SS_QUICK = {"sizes": "1,2,4,6,10", "runs": 30, "burn_in": 8.0, "window": 6.0}
+#: burn_in and window are in units of the slowest relaxation time (relaxation_cycles); the
+#: burn-in also includes the descent from the start
 
 
 @register_experiment("learning-bounds-steady-state", "steady-state loss vs network size after "
@@ -440,13 +461,17 @@ def run_steady_state(config: RunConfig) -> ExperimentResult:
     lam, _ = base.spectrum()
     sizes = _ints(p["sizes"])
     pl = Plasticity(p["gamma1"], p["gamma2"], p["gamma3"], p["T"])
-    burn, win = int(p["burn_in"]), int(p["window"])
-    total = burn + win
-    rec = np.arange(burn, total, 10)
     seeds = np.random.SeedSequence(config.seed).spawn(len(sizes))
     Ns, means, sems, mf, allow, drift, drift_se, trajs = [], [], [], [], [], [], [], []
+    windows = []
     for c, ss in zip(sizes, seeds):
         model, w = ReducedLinearStudent.embed(base, c, c)
+        descent, tau = relaxation_cycles(model, w, pl, lam)
+        burn = descent + int(math.ceil(p["burn_in"] * tau))
+        win = int(math.ceil(p["window"] * tau))
+        total = burn + win
+        rec = np.arange(burn, total, 10)
+        windows.append((burn, win))
         ens = simulate_cycles(model, w, total, pl, runs=int(p["runs"]), seed=ss,
                               record_cycles=rec, progress=config.progress)
         window = ens.loss[burn:total]
@@ -468,8 +493,10 @@ def run_steady_state(config: RunConfig) -> ExperimentResult:
     comparisons = [
         compare("window is stationary: second-half minus first-half mean loss", np.zeros(len(Ns)),
                 drift, drift_se, x=Ns,
-                note=f"burn-in {burn} cycles, window {win} cycles; a failure means the "
-                     "runs had not reached their steady state"),
+                note=f"burn-in: descent + {p['burn_in']:g} relaxation times, window "
+                     f"{p['window']:g} relaxation times ((burn-in, window) cycles per size: "
+                     f"{windows}); a failure means the runs had not reached their steady "
+                     "state"),
         compare("steady-state loss vs mean-field theory", mf, means, sems, x=Ns,
                 allowance=np.array(allow),
                 note=f"{int(p['runs'])} runs, per-run averages over the window; stated "
@@ -491,19 +518,20 @@ def run_steady_state(config: RunConfig) -> ExperimentResult:
     c2 = np.array([chi2(v) for v in grid])
     ok = grid[c2 <= c2.min() + 1]
     extra = {"N": Ns.tolist(), "steady_loss": means.tolist(), "sem": sems.tolist(),
+             "burn_in_and_window_cycles": windows,
              "mean_field": mf.tolist(), "allowance": allow, "N_star": ns_th,
              "argmin_fit": float(np.exp(grid[np.argmin(c2)])),
              "argmin_fit_interval": [float(np.exp(ok.min())), float(np.exp(ok.max()))],
              "mean_field_rel_err": ((means - mf) / mf).tolist()}
     figures = []
     if config.out_dir is not None and config.figures:
-        figures = _plot_steady(Ns, means, sems, trajs, sizes, lam, pl, base, ns_th, burn, win,
+        figures = _plot_steady(Ns, means, sems, trajs, sizes, lam, pl, base, ns_th, windows,
                                extra, config.out_dir)
     return ExperimentResult("learning-bounds-steady-state", tuple(comparisons), config.seed,
                             tuple(figures), p, extra)
 
 
-def _plot_steady(Ns, means, sems, trajs, sizes, lam, pl, base, ns_th, burn, win, extra,
+def _plot_steady(Ns, means, sems, trajs, sizes, lam, pl, base, ns_th, windows, extra,
                  out_dir):
     fig, axes = new_figure(2, 1)
     ax = axes[0, 0]
@@ -513,8 +541,9 @@ def _plot_steady(Ns, means, sems, trajs, sizes, lam, pl, base, ns_th, burn, win,
         ax.plot(np.arange(tr.size), tr, color=f"C{i % 10}", lw=1,
                 label=f"N = {int(Ns[i])} (mean of runs)")
         ax.axhline(extra["mean_field"][i], color=f"C{i % 10}", ls=":", lw=1)
-    ax.axvspan(burn, burn + win, color="0.9", label="averaging window")
-    ax.set(yscale="log", xlabel="cycle", ylabel="loss F",
+        ax.axvline(windows[i][0], color=f"C{i % 10}", ls="--", lw=0.8)
+    ax.set(xscale="log", yscale="log", xlabel="cycle (dashed: start of the averaging window)",
+           ylabel="loss F",
            title="training (dotted: mean-field steady state)")
     ax.legend(fontsize=6)
     ax = axes[0, 1]
@@ -538,8 +567,8 @@ def _plot_steady(Ns, means, sems, trajs, sizes, lam, pl, base, ns_th, burn, win,
 # ============================================================================ threshold
 
 TH_DEFAULTS = {"size": 4, "gamma1": 0.07, "gamma2": 1.0, "gamma3": "0.03,0.06", "T": 1.0,
-               "runs": 120, "burn_in": 600, "window": 2000}
-TH_QUICK = {"runs": 40, "burn_in": 400, "window": 800}
+               "runs": 120, "burn_in": 10.0, "window": 20.0}
+TH_QUICK = {"runs": 40, "burn_in": 8.0, "window": 6.0}
 
 
 @register_experiment("learning-bounds-threshold", "expected local task difficulty G_F along "
@@ -551,13 +580,16 @@ def run_threshold(config: RunConfig) -> ExperimentResult:
     c = int(p["size"])
     model, w = ReducedLinearStudent.embed(base, c, c)
     N = model.dim
-    burn, win = int(p["burn_in"]), int(p["window"])
-    total = burn + win
+    lam, _ = base.spectrum()
     g3s = _floats(p["gamma3"])
     seeds = np.random.SeedSequence(config.seed).spawn(len(g3s))
     comparisons, series, extra = [], [], {"N": N}
     for g3, ss in zip(g3s, seeds):
         pl = Plasticity(p["gamma1"], p["gamma2"], g3, p["T"])
+        descent, tau = relaxation_cycles(model, w, pl, lam)
+        burn = descent + int(math.ceil(p["burn_in"] * tau))
+        win = int(math.ceil(p["window"] * tau))
+        total = burn + win
         ens = simulate_cycles(model, w, total, pl, runs=int(p["runs"]), seed=ss,
                               record_cycles=np.arange(total), progress=config.progress)
         diff = expected_difficulty(N, *_gammas(pl), ens.grad_norm, ens.curv_grad,
@@ -569,12 +601,21 @@ def run_threshold(config: RunConfig) -> ExperimentResult:
         comparisons.append(compare(
             f"G-weighted difficulty at the plateau vs threshold, gamma3={g3:g}", thr,
             thr + d.mean() / Gbar, _sem(d) / Gbar,
-            note=f"{int(p['runs'])} runs, window of {win} cycles after {burn}; exact for "
-                 "quadratic loss: E[Delta F] = 0 <=> E[G (G_F - threshold)] = 0"))
+            note=f"{int(p['runs'])} runs, window of {win} cycles after {burn} (descent + "
+                 f"{p['burn_in']:g} relaxation times); exact for quadratic loss: "
+                 "E[Delta F] = 0 <=> E[G (G_F - threshold)] = 0"))
+        window = ens.loss[burn:total]
+        half = win // 2
+        dl = window[half:].mean(0) - window[:half].mean(0)
+        comparisons.append(compare(
+            f"window is stationary (second-half minus first-half mean loss), gamma3={g3:g}",
+            0.0, dl.mean(), _sem(dl), note="a failure means the runs had not reached their "
+                                           "steady state"))
         series.append((g3, thr, diff, ens))
         m = diff.mean(1)
         cross = int(np.argmax(m >= thr)) if np.any(m >= thr) else None
         extra[f"gamma3={g3:g}"] = {"threshold": thr, "plateau_difficulty": thr + d.mean() / Gbar,
+                                   "burn_in": burn, "window": win,
                                    "first_cycle_at_threshold": cross,
                                    "plateau_loss": float(ens.loss[burn:].mean())}
     figures = []
