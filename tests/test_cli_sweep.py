@@ -77,7 +77,9 @@ def test_validate_run_report(tmp_path, capsys):
     assert main(["report", str(tmp_path), "--output", str(tmp_path / "summary.md")]) == 0
     md = (tmp_path / "summary.md").read_text()
     assert md.startswith("# lms: PASSED")
-    assert "| comparison | points | max abs z | bound |" in md and "agree" in md
+    assert "| comparison | points | kind | max abs z | bound | nominal level |" in md
+    assert "agree" in md and "None" not in md
+    assert "Reproduce: `learndyn validate lms --seed 0 --quick --param replicas=40" in md
     assert "![lms](lms.png)" in md and "learndyn validate lms --seed 0" in md
 
 
@@ -134,9 +136,11 @@ def test_figures_only_keeps_the_rest_of_an_existing_gallery(tmp_path, monkeypatc
     assert entries["zz-a"]["passed"] is True and entries["zz-b"]["passed"] is False
     readme = (out / "README.md").read_text()
     assert "zz_a.png" in readme and "zz_b.png" in readme
-    # another seed: the index is replaced, not mixed
+    # another seed: refused (never mixed) unless --force, which replaces the index
     assert main(["figures", "--out", str(out), "--quick", "--seed", "3", "--only", "zz-a",
-                 "--quiet"]) == 0
+                 "--quiet"]) == 2
+    assert main(["figures", "--out", str(out), "--quick", "--seed", "3", "--only", "zz-a",
+                 "--quiet", "--force"]) == 0
     assert [e["experiment"] for e in json.loads((out / "gallery.json").read_text())
             ["entries"]] == ["zz-a"]
 

@@ -48,3 +48,62 @@ def test_richardson_half_step_removes_a_linear_bias():
     m0, se0 = richardson_half_step(truth + slope * 1e-3, 0.01, truth + slope * 5e-4, 0.02)
     assert abs(m0 - truth) < 1e-12
     assert abs(se0 - np.hypot(0.04, 0.01)) < 1e-15
+
+
+def test_bad_bound_alpha_dof_and_allowance_are_refused():
+    for kw in ({"bound": -1.0}, {"bound": 0.0}, {"bound": float("nan")}, {"alpha": 1.5},
+               {"alpha": 0.0}, {"dof": 0}, {"dof": float("inf")}, {"allowance": -1.0},
+               {"rel_allowance": float("nan")}):
+        with pytest.raises(ValueError):
+            compare("x", [1.0], [1.0], [0.1], **kw)
+    with pytest.raises(ValueError, match="empty"):
+        compare("x", [], [], [])
+
+
+def test_se_and_allowance_add_in_quadrature_with_a_known_z():
+    c = compare("x", [10.0], [15.0], [3.0], allowance=4.0)
+    assert c.z[0] == pytest.approx(1.0)  # 5 / hypot(3, 4); linear addition would give 5/7
+    c = compare("x", [10.0], [15.0], [3.0], rel_allowance=0.4)
+    assert c.z[0] == pytest.approx(1.0)
+
+
+def test_student_t_bound_nominal_level_and_kind():
+    from scipy.stats import t as student_t
+
+    from validate.compare import nominal_level, sidak_bound
+
+    m, alpha = 8, 0.01
+    per = 1 - (1 - alpha) ** (1 / m)
+    assert sidak_bound(m, alpha, dof=3) == pytest.approx(student_t.isf(per / 2, 3))
+    assert sidak_bound(m, alpha, dof=3) > sidak_bound(m, alpha)
+    assert nominal_level(sidak_bound(m, alpha), m) == pytest.approx(alpha)
+    assert nominal_level(3.0, 1) == pytest.approx(0.0026998, rel=1e-4)
+    c = compare("x", np.ones(m), np.ones(m), np.full(m, 0.1), dof=3)
+    assert c.kind == "statistical" and c.level == pytest.approx(alpha) and c.dof == 3
+    assert c.bound == pytest.approx(sidak_bound(m, alpha, dof=3))
+    single = compare("x", 1.0, 1.0, 0.1, bound=3.0)
+    assert single.level == pytest.approx(0.0026998, rel=1e-4)
+    # an allowance that dwarfs the standard error makes it a tolerance check, no level
+    tol = compare("x", np.ones(3), np.ones(3), np.full(3, 1e-4), rel_allowance=0.01)
+    assert tol.kind == "tolerance" and tol.level is None
+    assert tol.summary()["max_abs_z"] is None and tol.summary()["kind"] == "tolerance"
+
+
+def test_tolerance_check():
+    from validate.compare import tolerance_check
+
+    ok = tolerance_check("x", [1.0, 2.0], [1.005, 2.0], rtol=0.01)
+    assert ok.passed and ok.kind == "tolerance" and ok.rel_err == pytest.approx(0.005)
+    bad = tolerance_check("x", [1.0, 2.0], [1.02, 2.0], rtol=0.01)
+    assert not bad.passed and bad.max_abs_z == pytest.approx(2.0)
+    assert tolerance_check("x", [0.0], [1e-10], atol=1e-9).passed
+    assert not tolerance_check("x", [1.0], [float("nan")], rtol=0.1).passed
+    with pytest.raises(ValueError):
+        tolerance_check("x", [1.0], [1.0])
+
+
+def test_exact_sem_takes_the_larger_standard_error():
+    c = compare("x", [1.0, 1.0], [1.3, 0.7], [0.01, 0.2], exact_sem=[0.1, 0.1])
+    assert np.allclose(c.sem, [0.1, 0.2]) and np.allclose(c.z, [3.0, -1.5])
+    with pytest.raises(ValueError, match="exact_sem"):
+        compare("x", [1.0], [1.0], [0.1], exact_sem=[-1.0])

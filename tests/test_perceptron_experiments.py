@@ -15,13 +15,12 @@ import pytest
 from numerics.perceptron import alignment, alignment_time, anisotropic_covariance, mean_flow
 from validate.compare import compare
 from validate.experiments.perceptron import (
-    FG_DEFAULTS,
     alignment_of_mean,
     frame_ensemble,
     problem,
     simulate_forgetting,
 )
-from validate.registry import RunConfig, experiments, run_experiment
+from validate.registry import RunConfig, experiments, resolve_params, run_experiment
 
 NAMES = ["perceptron-learning-curves", "perceptron-flow-field", "perceptron-learning-time",
          "perceptron-covariance", "perceptron-digits", "perceptron-forgetting"]
@@ -139,7 +138,7 @@ def test_simulated_anisotropy_slows_learning():
 def test_simulated_forgetting_exponential_and_faster_with_noise():
     """SL forgetting curves (N = 500, reduced chain): exponential in the task index (R^2 of
     the log-linear fit > 0.95) and faster at sigma = 2 than at 0.5, in simulation and theory."""
-    p = dict(FG_DEFAULTS, lr=1e-3, tasks=6, replicas=80)
+    p = resolve_params("perceptron-forgetting", {"lr": 1e-3, "tasks": 6, "replicas": 80})
     lo = simulate_forgetting("sl", 0.5, p, np.random.SeedSequence(1))
     hi = simulate_forgetting("sl", 2.0, p, np.random.SeedSequence(2))
     assert lo["r2_sim"] > 0.95 and hi["r2_sim"] > 0.95

@@ -186,16 +186,28 @@ def test_manifest_mismatch_and_grid_extension(tmp_path):
     with pytest.raises(SweepMismatchError, match="fixed_params"):
         run_sweep(sweep_targets.counted, {"x": [0, 1]}, replicates=2,
                   params={**params, "delay": 0.0}, out_dir=out, executor="serial", seed=3)
-    # appending grid values and replicates keeps every stored point
-    more = run_sweep(sweep_targets.counted, {"x": [0, 1, 2]}, replicates=3, params=params,
+    # a different grid is refused: one folder, one sweep, one run history ...
+    with pytest.raises(SweepMismatchError, match="grid"):
+        run_sweep(sweep_targets.counted, {"x": [0, 1, 2]}, replicates=2, params=params,
+                  out_dir=out, executor="serial", seed=3)
+    # ... more replicates extend the same sweep, keeping every stored point
+    more = run_sweep(sweep_targets.counted, {"x": [0, 1]}, replicates=3, params=params,
                      out_dir=out, executor="serial", seed=3)
-    assert (more.computed, more.reused, more.n_points) == (5, 4, 9)
+    assert (more.computed, more.reused, more.n_points) == (2, 4, 6)
     assert max(_log(log).values()) == 1
     man = json.loads((out / "manifest.json").read_text())
-    assert man["grid"] == {"x": [0, 1, 2]} and man["replicates"] == 3 and len(man["runs"]) == 2
+    assert man["replicates"] == 3 and len(man["runs"]) == 2
+    # force replaces it: a new history; points whose id matches are still reused (same
+    # computation, same stream), the others' files are removed
+    forced = run_sweep(sweep_targets.counted, {"x": [0, 2]}, replicates=3, params=params,
+                       out_dir=out, executor="serial", seed=3, force=True)
+    assert forced.n_points == 6 and forced.reused == 3 and forced.computed == 3
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["grid"] == {"x": [0, 2]} and len(man["runs"]) == 1
+    assert len(list((out / "points").glob("*.json"))) == 6
     # rebuilding table and manifest from the point files alone
     (out / "table.csv").unlink()
-    assert collect(out).ok == 9 and len(_table(out)) == 9
+    assert collect(out).ok == 6 and len(_table(out)) == 6
 
 
 @pytest.mark.parametrize("executor, signum", [("serial", signal.SIGINT),

@@ -92,8 +92,9 @@ def _sigterm_as_interrupt():
 
 def _cmd_sweep(args) -> int:
     from numerics.progress import set_quiet
+    from validate.cli import check_output_dir
     from validate.executors import WorkerLost
-    from validate.sweep import SweepMismatchError, run_sweep
+    from validate.sweep import plan, run_sweep
 
     if args.quiet:
         set_quiet(True)
@@ -104,8 +105,13 @@ def _cmd_sweep(args) -> int:
             raise ValueError("give at least one --grid NAME=V1,V2,...")
     except ValueError as err:
         return _err(str(err))
+    # every grid value and parameter typed and in range, a module:function target importable,
+    # before any folder is made
+    plan(args.target, grid, replicates=args.replicates, seed=args.seed, params=params,
+         quick=args.quick)
     out = Path(args.out) if args.out else Path("sweeps") / re.sub(r"[^\w.-]+", "_",
                                                                    args.target)
+    check_output_dir(out)
     executor = args.executor or ("dask" if args.address else "process")
     previous = _sigterm_as_interrupt()
     try:
@@ -113,7 +119,7 @@ def _cmd_sweep(args) -> int:
                            params=params, out_dir=out, executor=executor,
                            workers=args.workers, address=args.address, quick=args.quick,
                            progress=False if args.quiet else None,
-                           retry_errors=not args.keep_errors)
+                           retry_errors=not args.keep_errors, force=args.force)
     except KeyboardInterrupt:
         print(f"\ninterrupted; finished points are saved in {out}. Re-run the same command to "
               "compute only the missing ones.", file=sys.stderr)
@@ -122,8 +128,6 @@ def _cmd_sweep(args) -> int:
         print(f"learndyn: {err}; finished points are saved in {out}. Re-run the same command "
               "to compute only the missing ones.", file=sys.stderr)
         return 1
-    except (KeyError, ValueError, TypeError, ImportError, SweepMismatchError) as err:
-        return _err(str(err.args[0]) if err.args else str(err))
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -143,11 +147,10 @@ def _cmd_figures(args) -> int:
 
     if args.quiet:
         set_quiet(True)
-    try:
-        gallery = build_gallery(args.out, quick=args.quick, seed=args.seed, only=args.only,
-                                formats=args.formats, workers=args.workers, log=print)
-    except (KeyError, ValueError) as err:
-        return _err(str(err.args[0]) if err.args else str(err))
+    out = args.out or ("runs/figures-quick" if args.quick else "figures")
+    gallery = build_gallery(out, quick=args.quick, seed=args.seed, only=args.only,
+                            formats=args.formats, workers=args.workers, log=print,
+                            force=args.force)
     n_fig = sum(len(e.figures) for e in gallery.entries)
     for e in gallery.entries:
         if e.figures:
@@ -163,16 +166,14 @@ def _cmd_report(args) -> int:
     kw = {}
     if args.outputs:
         kw["outputs"] = [o for o in args.outputs.split(",") if o]
-    try:
-        path = write_markdown_report(args.dir, args.output, **kw)
-    except (FileNotFoundError, ValueError) as err:
-        return _err(str(err))
+    path = write_markdown_report(args.dir, args.output, **kw)
     print(f"report: {path}")
     return 0
 
 
 def add_commands(subparsers) -> None:
     """Add ``sweep``, ``figures`` and ``report`` to the ``learndyn`` subparsers."""
+    from validate.cli import nonnegative_int, positive_int
     from validate.executors import EXECUTORS
 
     p = subparsers.add_parser(
@@ -186,19 +187,22 @@ def add_commands(subparsers) -> None:
                         "or NAME=V1|V2 for values containing commas")
     p.add_argument("--param", action="append", metavar="NAME=VALUE",
                    help="a fixed parameter for every point (repeatable)")
-    p.add_argument("--replicates", type=int, default=1, help="independent seeds per grid point")
+    p.add_argument("--replicates", type=positive_int, default=1,
+                   help="independent seeds per grid point")
     p.add_argument("--executor", choices=EXECUTORS, default=None,
                    help="serial, process (default: local processes, all cores) or dask "
                         "(implied by --address)")
     p.add_argument("--address", default=None, metavar="tcp://HOST:PORT",
                    help="Dask scheduler address (default: start a LocalCluster)")
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--workers", type=positive_int, default=None,
                    help="worker processes (default: all cores)")
     p.add_argument("--out", default=None, help="output folder (default sweeps/TARGET)")
     p.add_argument("--quick", action="store_true", help="run experiments in quick mode")
-    p.add_argument("--seed", type=int, default=0, help="sweep seed (default 0)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="sweep seed (default 0)")
     p.add_argument("--keep-errors", action="store_true",
                    help="on re-run, keep points that raised instead of retrying them")
+    p.add_argument("--force", action="store_true",
+                   help="replace a different sweep (other grid, seed or parameters) in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_sweep)
 
@@ -206,15 +210,20 @@ def add_commands(subparsers) -> None:
         "figures", help="regenerate the figure gallery of every experiment",
         description="Run every registered experiment (full runs unless --quick) and collect "
                     "its figures with an index README.md into the output folder.")
-    p.add_argument("--out", default="figures", help="gallery folder (default figures/)")
+    p.add_argument("--out", default=None,
+                   help="gallery folder (default figures/ for full runs, runs/figures-quick "
+                        "with --quick); a gallery made with other settings is never mixed "
+                        "with or overwritten without --force")
     p.add_argument("--quick", action="store_true",
                    help="quick experiment runs (fewer replicas): a fast preview")
     p.add_argument("--only", action="append", metavar="NAME",
                    help="only this experiment (repeatable)")
     p.add_argument("--formats", default="png", help="comma list of png, pdf, svg (default png)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=1,
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every run (default 0)")
+    p.add_argument("--workers", type=positive_int, default=1,
                    help="run this many experiments at once in local processes (default 1)")
+    p.add_argument("--force", action="store_true",
+                   help="replace a gallery made with other settings in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_figures)
 

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from validate.errors import InputError
 from validate.plotting import FIGURE_FORMATS, figure_formats
 
 __all__ = ["GalleryEntry", "Gallery", "build_gallery", "gallery_markdown", "run_gallery_job"]
@@ -140,10 +141,12 @@ def _collect(out: dict, description: str, tmp: Path, out_dir: Path,
 def build_gallery(out_dir: str | Path = "figures", *, quick: bool = False, seed: int = 0,
                   only: Iterable[str] | None = None, formats=("png",),
                   progress: bool | None = None, workers: int = 1,
-                  log: Callable[[str], None] | None = None) -> Gallery:
+                  log: Callable[[str], None] | None = None, force: bool = False) -> Gallery:
     """Run the experiments and write the gallery into ``out_dir``; see the module docstring.
 
-    ``only`` restricts to some experiment names (unknown names raise ``KeyError``); the
+    An existing gallery in ``out_dir`` made with other settings (quick mode, seed) is never
+    overwritten or mixed with this one unless ``force`` (raises ``ValueError`` before any
+    work).  ``only`` restricts to some experiment names (unknown names raise ``KeyError``); the
     other entries of an existing gallery with the same ``quick`` and ``seed`` are kept;
     ``formats`` is any of ``png``, ``pdf``, ``svg``; ``workers > 1`` runs that many
     experiments at once in local processes; ``log`` gets one line per finished experiment.
@@ -157,6 +160,7 @@ def build_gallery(out_dir: str | Path = "figures", *, quick: bool = False, seed:
     formats = _check_formats(formats)
     workers = as_int(workers, "workers", 1)
     out_dir = Path(out_dir)
+    _check_no_mixing(out_dir, bool(quick), int(seed), force)
     out_dir.mkdir(parents=True, exist_ok=True)
     exps = experiments()
     names = list(exps)
@@ -197,6 +201,23 @@ def build_gallery(out_dir: str | Path = "figures", *, quick: bool = False, seed:
     return gallery
 
 
+def _check_no_mixing(out_dir: Path, quick: bool, seed: int, force: bool) -> None:
+    index = out_dir / "gallery.json"
+    if force or not index.exists():
+        return
+    try:
+        old = json.loads(index.read_text())
+        old_quick, old_seed = bool(old.get("quick")), int(old.get("seed", -1))
+    except (OSError, ValueError, TypeError, AttributeError):
+        raise InputError(f"{index} is not a readable gallery index; use another --out folder "
+                         "or --force to replace it") from None
+    if (old_quick, old_seed) != (quick, seed):
+        what = "quick-mode" if old_quick else "full-run"
+        raise InputError(f"{out_dir} holds a {what} gallery with seed {old_seed}; this "
+                         f"{'quick' if quick else 'full'} run with seed {seed} would overwrite "
+                         "or mix with it: use another --out folder, or --force to replace it")
+
+
 def _merge_with_existing(out_dir: Path, entries: list[GalleryEntry], order: list[str],
                          quick: bool, seed: int, log) -> list[GalleryEntry]:
     """With ``only``: keep the other experiments of an existing gallery made with the same
@@ -226,10 +247,15 @@ def _verdict_line(e: GalleryEntry) -> str:
         return f"**error** - the experiment raised `{e.error.splitlines()[0]}`"
     n = len(e.comparisons)
     bad = [c for c in e.comparisons if not c["passed"]]
-    worst = max((c["max_abs_z"] / c["bound"] for c in e.comparisons), default=float("nan"))
+    stat = [c for c in e.comparisons if c.get("kind", "statistical") == "statistical"
+            and c.get("max_abs_z") is not None and c.get("bound")]
+    worst = max((c["max_abs_z"] / c["bound"] for c in stat), default=None)
     if not bad:
-        return (f"**passed** - all {n} theory-vs-simulation comparisons agree "
-                f"(largest max|z| / bound = {worst:.2f}); {e.seconds:.0f} s")
+        parts = [f"{len(stat)} statistical (largest max|z| / bound = {worst:.2f})"
+                 if stat else "", f"{n - len(stat)} deterministic tolerance checks"
+                 if n > len(stat) else ""]
+        return (f"**passed** - all {n} comparisons agree: " + ", ".join(p for p in parts if p)
+                + f"; {e.seconds:.0f} s")
     return (f"**FAILED** - {len(bad)} of {n} comparisons disagree "
             f"({', '.join(c['name'] for c in bad)}); {e.seconds:.0f} s")
 

@@ -21,8 +21,86 @@ from pathlib import Path
 
 import numpy as np
 
+from validate.errors import InputError
+
 __all__ = ["render_run_report", "render_sweep_report", "write_markdown_report", "detect_kind",
-           "sweep_summary"]
+           "sweep_summary", "read_json_file"]
+
+
+def read_json_file(path: Path, what: str) -> dict:
+    """A JSON object from ``path``, or :class:`InputError` naming the file and the problem
+    (missing, binary, truncated or not an object)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file ({what})") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read it ({err.strerror or err})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file ({what} expected)") from None
+    if not text.strip():
+        raise InputError(f"{path}: empty file ({what} expected)")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}: not valid JSON at line {err.lineno} column {err.colno} "
+                         f"({err.msg}); the file may be truncated") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a JSON object ({what}) expected, got "
+                         f"{type(data).__name__}")
+    return data
+
+
+def _require(data: dict, path: Path, fields: dict) -> None:
+    for key, types in fields.items():
+        if key not in data:
+            raise InputError(f"{path}: missing field {key!r}; not a complete learndyn file")
+        if not isinstance(data[key], types) or (isinstance(data[key], bool)
+                                                and bool not in _as_tuple(types)):
+            raise InputError(f"{path}: field {key!r} has the wrong type "
+                             f"({type(data[key]).__name__})")
+
+
+def _as_tuple(types) -> tuple:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def _load_run_report(folder: Path) -> dict:
+    path = folder / "report.json"
+    rep = read_json_file(path, "a validate report")
+    _require(rep, path, {"experiment": str, "passed": bool, "comparisons": list, "seed": int})
+    if rep["seed"] < 0:
+        raise InputError(f"{path}: field 'seed' must be >= 0, got {rep['seed']}")
+    for i, c in enumerate(rep["comparisons"]):
+        if not isinstance(c, dict):
+            raise InputError(f"{path}: comparisons[{i}] is not an object")
+        _require(c, path, {"name": str, "passed": bool})
+    if not rep["comparisons"]:
+        raise InputError(f"{path}: holds no comparisons (an incomplete run?)")
+    return rep
+
+
+def _load_manifest(folder: Path) -> dict:
+    from validate.sweep import MANIFEST_FORMAT
+
+    path = folder / "manifest.json"
+    man = read_json_file(path, "a sweep manifest")
+    if man.get("format") != MANIFEST_FORMAT:
+        raise InputError(f"{path}: not a learndyn sweep manifest (format "
+                         f"{man.get('format')!r}, expected {MANIFEST_FORMAT!r})")
+    _require(man, path, {"target": str, "grid": dict, "grid_order": list, "seed": int,
+                         "n_grid_points": int, "n_points": int, "replicates": int,
+                         "points": list, "seeding": str, "entropy": int})
+    for i, e in enumerate(man["points"]):
+        if not isinstance(e, dict) or not {"id", "index", "replicate", "params",
+                                           "status"} <= set(e):
+            raise InputError(f"{path}: points[{i}] is incomplete")
+    if not (folder / "table.csv").is_file():
+        raise InputError(f"{folder / 'table.csv'}: missing (run `learndyn sweep` again, or "
+                         "validate.sweep.collect, to rebuild it)")
+    return man
 
 
 def detect_kind(folder: str | Path) -> str:
@@ -34,12 +112,18 @@ def detect_kind(folder: str | Path) -> str:
         return "run"
     if (folder / "gallery.json").exists():
         return "gallery"
-    raise FileNotFoundError(f"{folder} holds no report.json (validate run), manifest.json "
-                            "(sweep) or gallery.json (figures)")
+    if not folder.exists():
+        raise InputError(f"{folder}: no such folder")
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder (give the folder of a run, sweep or gallery)")
+    raise InputError(f"{folder} holds no report.json (validate run), manifest.json "
+                     "(sweep) or gallery.json (figures)")
 
 
 def _fmt(v, digits: int = 4) -> str:
-    if isinstance(v, bool) or v is None:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
         return str(v)
     if isinstance(v, float):
         if math.isnan(v) or math.isinf(v):
@@ -61,23 +145,31 @@ def _table(header: Sequence[str], rows: Sequence[Sequence]) -> list[str]:
 def render_run_report(folder: str | Path) -> str:
     """Markdown of ``folder/report.json`` and the figures in ``folder``."""
     folder = Path(folder)
-    rep = json.loads((folder / "report.json").read_text())
-    name = rep.get("experiment", folder.name)
-    status = "PASSED" if rep.get("passed") else "FAILED"
-    comps = rep.get("comparisons", [])
-    lines = [f"# {name}: {status}", "",
-             f"{sum(bool(c.get('passed')) for c in comps)} of {len(comps)} theory-vs-simulation "
-             f"comparisons agree; seed {rep.get('seed')}. z = (simulation mean - theory) / "
-             "standard error; a curve passes when max |z| is below its Sidak bound.", ""]
-    if comps:
-        lines += ["## Comparisons", ""]
-        lines += _table(["comparison", "points", "max abs z", "bound", "max rel. error",
-                         "verdict", "note"],
-                        [[c.get("name"), c.get("n_points", ""), c.get("max_abs_z"),
-                          c.get("bound"), c.get("rel_err"),
-                          "agree" if c.get("passed") else "**DISAGREE**", c.get("note", "")]
-                         for c in comps])
-        lines.append("")
+    rep = _load_run_report(folder)
+    name = rep["experiment"]
+    status = "PASSED" if rep["passed"] else "FAILED"
+    comps = rep["comparisons"]
+    quick = " (quick mode)" if rep.get("quick") else ""
+    lines = [f"# {name}: {status}{quick}", "",
+             f"{sum(bool(c['passed']) for c in comps)} of {len(comps)} comparisons agree; "
+             f"seed {rep['seed']}. A statistical comparison gives z = (simulation mean - "
+             "theory) / standard error and passes when max |z| is below its bound (Sidak "
+             "over the points, at the stated nominal level); a deterministic check compares "
+             "the relative error with a stated tolerance.", ""]
+    lines += ["## Comparisons", ""]
+    rows = []
+    for c in comps:
+        stat = c.get("kind", "statistical") == "statistical"
+        level = c.get("level")
+        rows.append([c["name"], c.get("n_points", "-"),
+                     "statistical" if stat else "deterministic check (relative error)",
+                     c.get("max_abs_z") if stat else "-", c.get("bound") if stat else "-",
+                     f"{100 * level:.2g}%" if stat and level is not None else "-",
+                     c.get("rel_err"), "agree" if c["passed"] else "**DISAGREE**",
+                     c.get("note") or ""])
+    lines += _table(["comparison", "points", "kind", "max abs z", "bound", "nominal level",
+                     "max rel. error", "verdict", "note"], rows)
+    lines.append("")
     figs = []
     for f in rep.get("figures", []):
         p = folder / Path(f).name
@@ -100,8 +192,11 @@ def render_run_report(folder: str | Path) -> str:
     vers = rep.get("versions", {})
     if vers:
         lines += ["## Versions", "", ", ".join(f"{k} {v}" for k, v in vers.items()), ""]
-    lines += [f"Reproduce: `learndyn validate {name} --seed {rep.get('seed')}`"
-              + "".join(f" --param {k}={v}" for k, v in params.items()), ""]
+    if rep.get("git_commit"):
+        lines += [f"learndyn commit: `{rep['git_commit']}`", ""]
+    command = rep.get("command") or (f"learndyn validate {name} --seed {rep['seed']}"
+                                     + (" --quick" if rep.get("quick") else ""))
+    lines += [f"Reproduce: `{command}`", ""]
     return "\n".join(lines)
 
 
@@ -138,8 +233,14 @@ def sweep_summary(folder: str | Path) -> dict:
     fractions (and shown as ``k/n``).
     """
     folder = Path(folder)
-    man = json.loads((folder / "manifest.json").read_text())
-    cols, rows = _read_table(folder / "table.csv")
+    man = _load_manifest(folder)
+    try:
+        cols, rows = _read_table(folder / "table.csv")
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise InputError(f"{folder / 'table.csv'}: not a readable CSV table ({err})") from None
+    missing = {"index", "status"} - set(cols)
+    if missing:
+        raise InputError(f"{folder / 'table.csv'}: missing columns {sorted(missing)}")
     grid = list(man["grid_order"])
     fixed = {"point", "index", "replicate", "status", "error", *grid}
     outputs: list[str] = []
@@ -185,10 +286,47 @@ def _mean_sem(stat, boolean: bool = False) -> str:
     return f"{_fmt(mean)} ± {_fmt(sem, 2)}"
 
 
-def _sweep_figures(folder: Path, summary: dict, outputs: list[str], formats=("png",)):
-    """Each numeric output against the first numeric grid axis, one series per other setting."""
+_FIELD_WORDS = {"max_abs_z": "max |z|", "rel_err": "max relative error", "passed": "passed",
+                "bound": "bound", "level": "nominal level"}
+
+
+def _axis_labels(man: dict, rows: list[dict]) -> dict[str, str]:
+    """Readable axis labels: a declared experiment parameter's meaning, and
+    ``cmp<i>.<field>`` as '<field> of <comparison name>'."""
+    labels: dict[str, str] = {}
+    target = man.get("target", "")
+    if man.get("kind") == "experiment":
+        try:
+            from validate.registry import get_experiment
+
+            exp = get_experiment(target.split(":", 1)[1])
+            labels.update({k: f"{k}: {p.help}" for k, p in exp.params.items()})
+        except KeyError:
+            pass
+    names = {}
+    for r in rows:
+        for k, v in r.items():
+            if k.startswith("cmp") and k.endswith(".name") and isinstance(v, str):
+                names.setdefault(k[:-5], v)
+    for prefix, name in names.items():
+        for field, words in _FIELD_WORDS.items():
+            labels[f"{prefix}.{field}"] = f"{words} of '{name}'"
+    return labels
+
+
+def _wrap(text: str, width: int = 48) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
+def _sweep_figures(folder: Path, summary: dict, outputs: list[str], formats=("png",),
+                   labels: dict[str, str] | None = None):
+    """Each numeric output against the first numeric grid axis, one series per other setting;
+    outputs that are constant over the whole grid are left out (nothing to see)."""
     from validate.plotting import new_figure, save_figure, simulation_points
 
+    labels = labels or {}
     grid = summary["grid"]
     pts = summary["points"]
     xaxis = next((g for g in grid if pts and all(isinstance(p["params"].get(g), (int, float))
@@ -202,6 +340,10 @@ def _sweep_figures(folder: Path, summary: dict, outputs: list[str], formats=("pn
         series.setdefault(tuple(p["params"][g] for g in others), []).append(p)
     written = []
     for out in outputs:
+        means = np.array([p["stats"][out][0] for p in pts], dtype=float)
+        sems = np.array([p["stats"][out][1] for p in pts], dtype=float)
+        if np.all(means == means[0]) and not np.any(np.nan_to_num(sems) > 0):
+            continue  # a constant column: no figure
         fig, axes = new_figure(1, 1)
         ax = axes[0, 0]
         for k, (key, group) in enumerate(list(series.items())[:8]):
@@ -212,9 +354,9 @@ def _sweep_figures(folder: Path, summary: dict, outputs: list[str], formats=("pn
             s = np.where(np.isfinite(s), s, 0.0)
             label = ", ".join(f"{g}={v}" for g, v in zip(others, key)) or None
             simulation_points(ax, x, m, s, label=label, color=f"C{k % 8}")
-        ax.set(xlabel=f"{xaxis} (units of the parameter)",
-               ylabel=f"{out}\n(target's units; mean ± s.e.)",
-               title=f"sweep: {out}, {summary['replicates']} replicate(s) per point")
+        ax.set(xlabel=_wrap(labels.get(xaxis, xaxis), 60),
+               ylabel=_wrap(labels.get(out, out) + " (mean ± s.e.)", 40),
+               title=f"{summary['replicates']} replicate(s) per grid point")
         if others:
             ax.legend()
         stem = "sweep_" + "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in out)
@@ -226,12 +368,12 @@ def render_sweep_report(folder: str | Path, *, outputs: Sequence[str] | None = N
                         figures: bool = True, max_outputs: int = 6) -> str:
     """Markdown of a sweep folder (writes ``sweep_<output>.png`` figures if ``figures``)."""
     folder = Path(folder)
-    man = json.loads((folder / "manifest.json").read_text())
+    man = _load_manifest(folder)
     summary = sweep_summary(folder)
     chosen = list(outputs) if outputs else summary["outputs"][:max_outputs]
     missing = [o for o in chosen if o not in summary["outputs"]]
     if missing:
-        raise ValueError(f"outputs {missing} are not numeric columns of table.csv; "
+        raise InputError(f"outputs {missing} are not numeric columns of table.csv; "
                          f"choose from {summary['outputs']}")
     counts = man.get("counts", {})
     timing = man.get("timing", {})
@@ -271,7 +413,8 @@ def render_sweep_report(folder: str | Path, *, outputs: Sequence[str] | None = N
     else:
         lines.append("No numeric outputs yet.")
     if figures and chosen:
-        figs = _sweep_figures(folder, summary, chosen)
+        _, rows = _read_table(folder / "table.csv")
+        figs = _sweep_figures(folder, summary, chosen, labels=_axis_labels(man, rows[:1]))
         if figs:
             lines += ["", "## Figures", ""]
             for f in figs:
@@ -308,9 +451,14 @@ def write_markdown_report(folder: str | Path, output: str | Path | None = None, 
     else:
         from validate.gallery import Gallery, GalleryEntry, gallery_markdown
 
-        g = json.loads((folder / "gallery.json").read_text())
-        entries = tuple(GalleryEntry(**{k: (tuple(v) if isinstance(v, list) else v)
-                                        for k, v in e.items()}) for e in g["entries"])
+        path = folder / "gallery.json"
+        g = read_json_file(path, "a gallery index")
+        _require(g, path, {"entries": list, "quick": bool, "seed": int, "formats": list,
+                           "created": str, "versions": dict})
+        try:
+            entries = tuple(GalleryEntry.from_dict(e) for e in g["entries"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise InputError(f"{path}: an entry is incomplete") from None
         text = gallery_markdown(Gallery(folder, entries, g["quick"], g["seed"],
                                         tuple(g["formats"]), g["created"], g["versions"]))
     path = Path(output) if output is not None else folder / "report.md"

@@ -7,7 +7,7 @@ import os
 import platform
 from pathlib import Path
 
-__all__ = ["versions", "write_json_atomic", "write_report"]
+__all__ = ["versions", "git_commit", "write_json_atomic", "write_report"]
 
 
 def versions() -> dict:
@@ -23,6 +23,28 @@ def versions() -> dict:
     return {"learndyn": __version__, "python": platform.python_version(),
             "numpy": numpy.__version__, "scipy": scipy.__version__, "sympy": sympy.__version__,
             "mpmath": mpmath.__version__, "matplotlib": matplotlib.__version__}
+
+
+def git_commit() -> str | None:
+    """The commit of the learndyn checkout this code runs from (``+dirty`` if it has
+    uncommitted changes), or None when it is not a git checkout (an installed wheel)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                                "--untracked-files=no"], capture_output=True, text=True,
+                               timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = head.stdout.strip()
+    return commit + ("+dirty" if dirty.returncode == 0 and dirty.stdout.strip() else "")
 
 
 def write_json_atomic(path: str | Path, data) -> None:

@@ -28,9 +28,16 @@ Re-running a sweep into the same folder loads every intact point and computes on
 missing ones, plus those that raised (``retry_errors=True``); a corrupted point file fails its
 checksum and is recomputed.  A worker exception is stored with its traceback against its
 point (status ``error``) and does not stop the others.  A folder that holds a *different*
-sweep (other target, seed, fixed parameters or quick flag) is refused with
-:class:`SweepMismatchError`; a changed grid or replicate count is allowed (points are reused
-wherever their id matches).
+sweep (other target, seed, fixed parameters, quick flag or grid) is refused with
+:class:`SweepMismatchError` unless ``force=True``, which starts a new run history there and
+removes the point files that do not belong to the new sweep.  A changed replicate count is
+the same sweep (replicate ``r``'s seed does not depend on how many there are): more
+replicates extend it.
+
+Experiment targets have declared parameters (:mod:`validate.params`): every fixed parameter
+and every grid value is parsed and checked before anything is computed or any folder is
+made, so ``--grid dim=5.7`` is refused for an integer parameter rather than run as 5.
+A ``module:function`` target is imported (never evaluated) at planning time too.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ from pathlib import Path
 import numpy as np
 
 from validate import store
+from validate.errors import InputError
 from validate.executors import make_executor
 
 __all__ = ["SweepMismatchError", "PointTask", "SweepResult", "resolve_target", "grid_points",
@@ -63,7 +71,7 @@ RESERVED = ("point", "index", "replicate", "status", "error")
 _SCALAR_TYPES = (bool, int, float, str)
 
 
-class SweepMismatchError(ValueError):
+class SweepMismatchError(InputError):
     """The output folder already holds a different sweep."""
 
 
@@ -159,14 +167,17 @@ def resolve_target(target) -> tuple[str, str, Callable | None]:
 def experiment_outputs(result) -> dict:
     """Scalars and arrays of an :class:`~validate.registry.ExperimentResult` for the table.
 
-    ``passed``; per comparison ``cmp<i>.{name,max_abs_z,bound,rel_err,passed}`` and the arrays
-    ``cmp<i>.{x,theory,mean,sem}``; ``extra.*`` for the storable parts of ``result.extra``.
+    ``passed``; per comparison ``cmp<i>.{name,kind,max_abs_z,bound,level,rel_err,passed}``
+    and the arrays ``cmp<i>.{x,theory,mean,sem,z}``; ``extra.*`` for the storable parts of
+    ``result.extra``.  (``level`` is NaN for a tolerance check.)
     """
     out: dict = {"passed": bool(result.passed), "n_comparisons": len(result.comparisons)}
     for i, c in enumerate(result.comparisons):
-        out[f"cmp{i}"] = {"name": c.name, "max_abs_z": c.max_abs_z, "bound": c.bound,
-                          "rel_err": c.rel_err, "passed": c.passed, "x": c.x,
-                          "theory": c.theory, "mean": c.mean, "sem": c.sem}
+        out[f"cmp{i}"] = {"name": c.name, "kind": c.kind, "max_abs_z": c.max_abs_z,
+                          "bound": c.bound, "level": float("nan") if c.level is None
+                          else c.level, "rel_err": c.rel_err, "passed": c.passed, "x": c.x,
+                          "theory": c.theory, "mean": c.mean, "sem": c.sem,
+                          "z": np.nan_to_num(c.z, posinf=1e300, neginf=-1e300)}
     extra = {}
     for k, v in dict(result.extra).items():
         try:
@@ -237,13 +248,12 @@ def plan(target, grid, *, replicates: int = 1, seed: int = 0, params=None,
     if clash:
         raise ValueError(f"parameters {sorted(clash)} are both fixed (params) and swept (grid)")
     if kind == "experiment":
-        from validate.registry import get_experiment
+        from validate.registry import resolve_params
 
-        exp = get_experiment(name.split(":", 1)[1])
-        unknown = (set(fixed) | set(points[0])) - set(exp.defaults)
-        if unknown:
-            raise ValueError(f"experiment {exp.name!r} has no parameter(s) {sorted(unknown)}; "
-                             f"its parameters are {sorted(exp.defaults)}")
+        for p in points:  # every value typed and in range, every combination allowed
+            resolve_params(name.split(":", 1)[1], {**fixed, **p}, quick)
+    elif func is None:
+        _import_function(name)  # ImportError/ValueError now, not in every worker
     seeds = point_seeds(seed, len(points), replicates)
     tasks = []
     for i, p in enumerate(points):
@@ -311,7 +321,7 @@ def _definition(tasks: list[PointTask], grid, replicates, seed, params, quick) -
                        "[replicate]; index in grid order, first grid axis slowest"}
 
 
-_IDENTITY_KEYS = ("target", "kind", "fixed_params", "seed", "quick")
+_IDENTITY_KEYS = ("target", "kind", "fixed_params", "seed", "quick", "grid", "grid_order")
 
 
 def _read_manifest(out_dir: Path) -> dict | None:
@@ -334,9 +344,11 @@ def _read_manifest(out_dir: Path) -> dict | None:
 def _check_same_sweep(old: dict, new: dict, out_dir: Path) -> None:
     diff = [k for k in _IDENTITY_KEYS if old.get(k) != new.get(k)]
     if diff:
-        detail = "; ".join(f"{k}: {old.get(k)!r} there, {new.get(k)!r} now" for k in diff)
+        detail = "; ".join(f"{k}: {old.get(k)!r} there, {new.get(k)!r} now" for k in diff
+                           if k != "grid_order" or "grid" not in diff)
         raise SweepMismatchError(f"{out_dir} holds a different sweep ({detail}); use another "
-                                 "--out folder (changing only the grid or replicates is fine)")
+                                 "--out folder, or --force to replace it (changing only "
+                                 "--replicates is fine)")
 
 
 def _write_manifest(out_dir: Path, definition: dict, tasks, records, executor_info: dict,
@@ -413,7 +425,7 @@ def run_sweep(target, grid, *, replicates: int = 1, seed: int = 0, params=None,
               out_dir: str | Path = "sweep", executor: str = "process",
               workers: int | None = None, address: str | None = None, quick: bool = False,
               progress: bool | None = None, retry_errors: bool = True,
-              executor_kwargs: Mapping | None = None) -> SweepResult:
+              executor_kwargs: Mapping | None = None, force: bool = False) -> SweepResult:
     """Run ``target`` over ``grid`` x ``replicates`` into ``out_dir``; resumes what is there.
 
     ``grid`` maps parameter names to lists of values (or is a list of such pairs);
@@ -421,16 +433,25 @@ def run_sweep(target, grid, *, replicates: int = 1, seed: int = 0, params=None,
     ``process`` (default, ``workers`` processes, all cores if None) or ``dask`` (``address``
     of a scheduler, or a LocalCluster of ``workers`` workers).  Returns a
     :class:`SweepResult`; on Ctrl-C the finished points, the table and the manifest are
-    saved before ``KeyboardInterrupt`` propagates.
+    saved before ``KeyboardInterrupt`` propagates.  ``force`` replaces a different sweep
+    found in ``out_dir`` (see the module docstring).
     """
     t_start = time.perf_counter()
     tasks = plan(target, grid, replicates=replicates, seed=seed, params=params, quick=quick)
     out_dir = Path(out_dir)
     points_dir = out_dir / "points"
     definition = _definition(tasks, grid, replicates, seed, params, quick)
-    old = _read_manifest(out_dir)
-    if old is not None:
-        _check_same_sweep(old, definition, out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"out_dir {out_dir} exists and is not a folder")
+    try:
+        old = _read_manifest(out_dir)
+        if old is not None:
+            _check_same_sweep(old, definition, out_dir)
+    except SweepMismatchError:
+        if not force:
+            raise
+        old = None
+        _remove_foreign_points(points_dir, {t.id for t in tasks})
     history = list(old.get("runs", [])) if old else []
     ex = make_executor(executor, workers=workers, address=address, **dict(executor_kwargs or {}))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -500,6 +521,15 @@ def run_sweep(target, grid, *, replicates: int = 1, seed: int = 0, params=None,
         _write_outputs(out_dir, definition, tasks, records, ex.describe(), history, state)
     return SweepResult(out_dir, len(tasks), computed, reused, len(records) - n_err, n_err,
                        missing, time.perf_counter() - t_start, state)
+
+
+def _remove_foreign_points(points_dir: Path, keep: set[str]) -> None:
+    """Delete point files (``<id>.json``/``<id>.npz``) whose id is not in ``keep``."""
+    if not points_dir.is_dir():
+        return
+    for f in points_dir.iterdir():
+        if f.suffix in (".json", ".npz") and f.stem not in keep:
+            f.unlink()
 
 
 # ---------------------------------------------------------------------------- reading back

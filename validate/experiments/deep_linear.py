@@ -35,7 +35,8 @@ from numerics.deep_linear import (
 from numerics.diffuse_tree import DiffuseTreeSampler, tree_spectrum
 from numerics.sim.deep_network import BatchedDeepNetwork, as_seed_sequence
 from theory import deep_linear as th
-from validate.compare import compare
+from validate.compare import compare, tolerance_check
+from validate.params import Float, FloatList, Int, IntList
 from validate.plotting import new_figure, save_figure, simulation_points, theory_line
 from validate.registry import ExperimentResult, RunConfig, register_experiment
 
@@ -71,9 +72,22 @@ def _sem(a, axis=0):
 # Exercise 1
 # ---------------------------------------------------------------------------------------
 
-EX1 = {"eta": 0.4, "dt": 0.1, "t_max": 15.0, "hidden": 16, "init_var": 0.01, "a0": 0.001,
-       "replicas": 20, "halvings": 5}
-EX1_QUICK = {"replicas": 8}
+EX1 = {
+    "eta": Float(0.4, "learning rate of the flow (tau = 1/eta)", gt=0),
+    "dt": Float(0.1, "Euler time step (the seed's 0.1)", gt=0, le=1.0),
+    "t_max": Float(15.0, "duration T", gt=0),
+    "hidden": Int(16, "hidden units of the one-hidden-layer network (>= 4, the rank of "
+                  "Sigma_yx)", min=4),
+    "init_var": Float(0.01, "variance of the random N(0, var) initialisation", gt=0),
+    "a0": Float(0.001, "initial mode strength of the decoupled initialisation", gt=0, lt=1),
+    "replicas": Int(20, "random initialisations", min=2, quick=8),
+    "halvings": Int(5, "times dt is halved for the Euler convergence order", min=1, max=10),
+}
+
+
+def _check_ex1(p: dict, quick: bool) -> None:
+    if p["dt"] > p["t_max"]:
+        raise ValueError(f"dt ({p['dt']:g}) must be <= t_max ({p['t_max']:g})")
 
 
 def _max_rel_err(sim: np.ndarray, theory: np.ndarray) -> float:
@@ -82,11 +96,9 @@ def _max_rel_err(sim: np.ndarray, theory: np.ndarray) -> float:
 
 @register_experiment("deep-linear-exercise1", "seed 001 Exercise 1: one-hidden-layer and "
                      "shallow modes (Euler, solve_ivp) vs eqs. (4)/(5); Euler convergence "
-                     "order; lag of random init", EX1)
+                     "order; lag of random init", EX1, _check_ex1)
 def run_exercise1(config: RunConfig) -> ExperimentResult:
-    p = {k: config.param(k, v) for k, v in EX1.items()}
-    if config.quick:
-        p.update({k: v for k, v in EX1_QUICK.items() if k not in config.params})
+    p = dict(config.params)
     Sx, Syx = exercise_problem()
     tau = 1.0 / p["eta"]
     a0, dt = p["a0"], p["dt"]
@@ -101,18 +113,18 @@ def run_exercise1(config: RunConfig) -> ExperimentResult:
     tr = track_modes(ivp.products, Syx)
     s = tr.target
     theory = mode_strength(t_grid[:, None], s[None], tau, a0, 2)
-    comps.append(compare("one hidden layer, decoupled init, solve_ivp vs eq. (4), every time "
-                         "and mode", theory.ravel(), tr.singular_values.ravel(),
-                         np.zeros(theory.size), rel_allowance=0.01, bound=1.0,
-                         note="passes iff every relative error < 1%"))
+    comps.append(tolerance_check("one hidden layer, decoupled init, solve_ivp vs eq. (4), "
+                                 "every time and mode", theory.ravel(),
+                                 tr.singular_values.ravel(), rtol=0.01,
+                                 note="passes iff every relative error <= 1%"))
     # Euler on the matrices reduces exactly to the per-layer Euler map of the mode ODE
     eul = euler_dynamics(w_dec, Syx, Sx, tau, dt, p["t_max"])
     tre = track_modes(eul.products, Syx)
     euler_map = euler_mode_map(s, tau, a0, 2, dt, steps)
-    comps.append(compare(f"one hidden layer, decoupled init, Euler dt={dt:g} vs Euler map of "
-                         "the mode ODE", euler_map.ravel(), tre.singular_values.ravel(),
-                         np.zeros(euler_map.size), rel_allowance=1e-9, bound=1.0,
-                         note="exact reduction of the matrix flow to modes"))
+    comps.append(tolerance_check(f"one hidden layer, decoupled init, Euler dt={dt:g} vs Euler "
+                                 "map of the mode ODE", euler_map.ravel(),
+                                 tre.singular_values.ravel(), rtol=1e-9,
+                                 note="exact reduction of the matrix flow to modes"))
     # Euler -> eq. (4) as dt -> 0, first order: errors at dt, dt/2, ..., dt/2^halvings
     dts = dt / 2.0 ** np.arange(p["halvings"] + 1)
     errors = []
@@ -123,15 +135,15 @@ def run_exercise1(config: RunConfig) -> ExperimentResult:
         errors.append(_max_rel_err(e[::stride], theory))
     errors = np.array(errors)
     orders = np.log2(errors[:-1] / errors[1:])
-    comps.append(compare("one hidden layer, Euler convergence order vs 1 (forward Euler)",
-                         1.0, orders[-1], 0.0, allowance=0.1, bound=1.0,
+    comps.append(tolerance_check("one hidden layer, Euler convergence order vs 1 (forward "
+                                 "Euler)", 1.0, orders[-1], atol=0.1,
                          note=f"log2 ratio of max errors at dt={dts[-2]:.4g}, {dts[-1]:.4g}; "
                               f"errors {', '.join(f'{x:.3g}' for x in errors)}"))
-    comps.append(compare(f"one hidden layer, decoupled init, Euler dt={dts[-1]:.4g} vs eq. (4), "
-                         "every time and mode", theory.ravel(),
-                         track_modes(euler_dynamics(w_dec, Syx, Sx, tau, dts[-1], p["t_max"])
-                                     .products, Syx).singular_values[::2**p["halvings"]].ravel(),
-                         np.zeros(theory.size), rel_allowance=0.01, bound=1.0,
+    comps.append(tolerance_check(
+        f"one hidden layer, decoupled init, Euler dt={dts[-1]:.4g} vs eq. (4), every time and "
+        "mode", theory.ravel(),
+        track_modes(euler_dynamics(w_dec, Syx, Sx, tau, dts[-1], p["t_max"]).products,
+                    Syx).singular_values[::2**p["halvings"]].ravel(), rtol=0.01,
                          note=f"Euler dt={dt:g} itself is off by up to {errors[0]:.1%} "
                               "(first-order error, largest on the exponential rise)"))
 
@@ -139,15 +151,14 @@ def run_exercise1(config: RunConfig) -> ExperimentResult:
     w_sh = decoupled_init(Syx, a0, [], seed=config.seed)
     sh_theory = mode_strength(t_grid[:, None], s[None], tau, a0, 1)
     sh_ivp = track_modes(integrate_dynamics(w_sh, Syx, Sx, tau, t_grid).products, Syx)
-    comps.append(compare("shallow, decoupled init, solve_ivp vs eq. (5), every time and mode",
-                         sh_theory.ravel(), sh_ivp.singular_values.ravel(),
-                         np.zeros(sh_theory.size), rel_allowance=0.01, bound=1.0,
-                         note="passes iff every relative error < 1%"))
+    comps.append(tolerance_check("shallow, decoupled init, solve_ivp vs eq. (5), every time "
+                                 "and mode", sh_theory.ravel(), sh_ivp.singular_values.ravel(),
+                                 rtol=0.01, note="passes iff every relative error <= 1%"))
     sh_eul = track_modes(euler_dynamics(w_sh, Syx, Sx, tau, dt, p["t_max"]).products, Syx)
     sh_map = euler_mode_map(s, tau, a0, 1, dt, steps)
-    comps.append(compare(f"shallow, decoupled init, Euler dt={dt:g} vs Euler map of eq. (5)'s "
-                         "ODE", sh_map.ravel(), sh_eul.singular_values.ravel(),
-                         np.zeros(sh_map.size), rel_allowance=1e-9, bound=1.0,
+    comps.append(tolerance_check(f"shallow, decoupled init, Euler dt={dt:g} vs Euler map of eq. "
+                                 "(5)'s ODE", sh_map.ravel(), sh_eul.singular_values.ravel(),
+                                 rtol=1e-9,
                          note=f"the map is within {_max_rel_err(sh_map, sh_theory):.2%} of "
                               "eq. (5)"))
 
@@ -176,14 +187,13 @@ def run_exercise1(config: RunConfig) -> ExperimentResult:
         sh_proj.append(trs.projections)
     sv_hidden = np.array(sv_hidden)
     lags = np.array(lags)
-    comps.append(compare("shallow, random init, Euler: projections u^T W v vs the Euler map "
-                         "from b0", np.zeros(R), np.array(shallow_err), np.zeros(R),
-                         allowance=1e-9, bound=1.0,
+    comps.append(tolerance_check("shallow, random init, Euler: projections u^T W v vs the Euler "
+                                 "map from b0", np.zeros(R), np.array(shallow_err), atol=1e-9,
                          note="max |error| / s per replica (linear flow: exact mode by mode)"))
     dec_half, th_half = half_times(t_grid, tr.singular_values, s), half_times(t_grid, theory, s)
     dec_lag = dec_half - th_half
-    comps.append(compare("decoupled init: half-learning times vs eq. (4)", th_half, dec_half,
-                         np.zeros(s.size), allowance=dt * 1e-3, bound=1.0,
+    comps.append(tolerance_check("decoupled init: half-learning times vs eq. (4)", th_half,
+                                 dec_half, atol=dt * 1e-3,
                          note="zero lag (within 1e-3 of a grid step)"))
     lag_mean, lag_sem = lags.mean(0), _sem(lags)
     # half-times against the seed's a0 = 0.001 curve
@@ -257,10 +267,22 @@ def _plot_ex1(t, s, theory, tr, tre, sv_hidden, matched, sh_theory, sh_eul, dts,
 # Exercise 2
 # ---------------------------------------------------------------------------------------
 
-EX2 = {"target_dim": 100, "tree_depth": 3, "branching": 2, "epsilon": 0.1, "lr": 0.5,
-       "epochs": 1000, "replicas": 8, "a0": 1e-3, "init_gain": 0.2, "data_seed": 2024,
-       "small_lrs": "0.1,0.05", "small_lr_replicas": 4}
-EX2_QUICK = {"epochs": 500, "replicas": 4, "small_lrs": "0.2,0.1", "small_lr_replicas": 2}
+EX2 = {
+    "target_dim": Int(100, "output dimension N of the DiffuseTree data", min=1),
+    "tree_depth": Int(3, "depth of the DiffuseTree hierarchy", min=1, max=8),
+    "branching": Int(2, "children per node of the tree", min=2, max=8),
+    "epsilon": Float(0.1, "DiffuseTree flip probability per level", ge=0, le=0.5),
+    "lr": Float(0.5, "SGD learning rate (one item per step)", gt=0),
+    "epochs": Int(1000, "training epochs", min=10, quick=500),
+    "replicas": Int(8, "independent networks per initialisation", min=2, quick=4),
+    "a0": Float(1e-3, "initial mode strength of the decoupled initialisation", gt=0, lt=1),
+    "init_gain": Float(0.2, "gain of the random initialisation (std gain/sqrt(fan-in))", gt=0),
+    "data_seed": Int(2024, "seed of the DiffuseTree sample", min=0),
+    "small_lrs": FloatList("0.1,0.05", "two smaller learning rates for the lr -> 0 "
+                           "extrapolation", gt=0, min_items=2, max_items=2,
+                           quick="0.2,0.1"),
+    "small_lr_replicas": Int(4, "networks per small learning rate", min=2, quick=2),
+}
 
 
 def _gain_init(sizes, gain, replicas, seed):
@@ -273,9 +295,7 @@ def _gain_init(sizes, gain, replicas, seed):
                      "[64,128,128], online SGD lr 0.5; linear and ReLU singular values vs the "
                      "linear theory", EX2)
 def run_exercise2(config: RunConfig) -> ExperimentResult:
-    p = {k: config.param(k, v) for k, v in EX2.items()}
-    if config.quick:
-        p.update({k: v for k, v in EX2_QUICK.items() if k not in config.params})
+    p = dict(config.params)
     sampler = DiffuseTreeSampler(p["target_dim"], p["tree_depth"], p["branching"], p["epsilon"])
     X, Y = sampler.sample(p["data_seed"])
     P, N = Y.shape
@@ -314,7 +334,7 @@ def run_exercise2(config: RunConfig) -> ExperimentResult:
     for name, (rec, sv) in runs.items():
         final = sv[-1]
         comps.append(compare(f"{name}: final singular values vs s", s, final.mean(0),
-                             _sem(final), rel_allowance=1e-3,
+                             _sem(final), rel_allowance=1e-3, dof=R - 1,
                              note=f"epoch {E}; allowance 0.1% of s for the residual transient"))
         ht = half_times(ep, sv, s)  # (R, P)
         with warnings.catch_warnings():  # a mode no replica learned gives NaN, on purpose
@@ -329,7 +349,7 @@ def run_exercise2(config: RunConfig) -> ExperimentResult:
                        "final_loss": rec.loss[-1].tolist()}
     # finite learning rate: half-times (in units of tau) at two smaller rates, extrapolated
     # linearly in lr to lr -> 0 (Richardson), against the continuous theory
-    lrs = sorted((float(v) for v in str(p["small_lrs"]).split(",")), reverse=True)
+    lrs = sorted(p["small_lrs"], reverse=True)
     t_over_tau = {p["lr"]: (extra["linear, decoupled init"]["half_time_mean"],
                             extra["linear, decoupled init"]["half_time_sem"])}
     Rs = p["small_lr_replicas"]
@@ -354,7 +374,7 @@ def run_exercise2(config: RunConfig) -> ExperimentResult:
     extrap_sem = np.sqrt((la * sb) ** 2 + (lb * sa) ** 2) / (la - lb)
     comps.append(compare(f"linear SGD half-times extrapolated to lr -> 0 (from lr {la:g}, {lb:g})"
                          " vs mode_learning_time", t_theory, extrap, extrap_sem,
-                         rel_allowance=0.01,
+                         rel_allowance=0.01, dof=Rs - 1,
                          note=f"Richardson (linear in lr); 1% allowance for the O(lr^2) rest; "
                               f"Sidak 99% over {s.size} modes; SEM from {Rs} replicas per lr"))
     extra["finite_lr"] = {"half_times_in_tau_units_of_lr_0.5": {str(k): v for k, v in
@@ -397,8 +417,13 @@ def _plot_ex2(ep, s, theory, runs, out_dir, t_over_tau, t_theory):
 # depth scaling
 # ---------------------------------------------------------------------------------------
 
-DEPTH = {"depths": "1,2,3,4,5,6", "a0": 1e-3, "eta": 0.4, "hidden": 16, "points": 4000}
-DEPTH_QUICK = {"points": 1500}
+DEPTH = {
+    "depths": IntList("1,2,3,4,5,6", "network depths D (weight matrices)", min=1, max=12),
+    "a0": Float(1e-3, "initial mode strength", gt=0, lt=1),
+    "eta": Float(0.4, "learning rate of the flow (tau = 1/eta)", gt=0),
+    "hidden": Int(16, "hidden units per layer (>= 4, the rank of Sigma_yx)", min=4),
+    "points": Int(4000, "time points of the solve_ivp output", min=100, quick=1500),
+}
 
 
 def _half_time_flow(weights, Syx, Sx, tau, t_max, points, U, Vt, s, distinct):
@@ -435,10 +460,8 @@ def _half_time_flow(weights, Syx, Sx, tau, t_max, points, U, Vt, s, distinct):
 @register_experiment("deep-linear-depth", "half-learning times of the full-matrix flow with "
                      "decoupled small init, depths 1-6, vs mode_learning_time", DEPTH)
 def run_depth(config: RunConfig) -> ExperimentResult:
-    p = {k: config.param(k, v) for k, v in DEPTH.items()}
-    if config.quick:
-        p.update({k: v for k, v in DEPTH_QUICK.items() if k not in config.params})
-    depths = [int(d) for d in str(p["depths"]).split(",")]
+    p = dict(config.params)
+    depths = list(p["depths"])
     Sx, Syx = exercise_problem()
     tau = 1.0 / p["eta"]
     U, s, Vt = np.linalg.svd(Syx, full_matrices=False)
@@ -451,9 +474,9 @@ def run_depth(config: RunConfig) -> ExperimentResult:
                                    distinct))
         theory.append(th)
     sim, theory = np.array(sim), np.array(theory)
-    comps = [compare("half-learning time of the full-matrix flow vs mode_learning_time",
-                     theory.ravel(), sim.ravel(), np.zeros(sim.size), rel_allowance=1e-6,
-                     bound=1.0, note="solve_ivp rtol 1e-10; relative agreement < 1e-6")]
+    comps = [tolerance_check("half-learning time of the full-matrix flow vs mode_learning_time",
+                             theory.ravel(), sim.ravel(), rtol=1e-6,
+                             note="solve_ivp rtol 1e-10; relative agreement <= 1e-6")]
     figures = []
     if config.out_dir is not None and config.figures:
         fig, axes = new_figure(1, 1)

@@ -52,7 +52,8 @@ from numerics.sim.perceptron import (
     ReducedPerceptronRule,
     train_on_dataset,
 )
-from validate.compare import compare, richardson_half_step
+from validate.compare import compare, richardson_half_step, tolerance_check
+from validate.params import Bool, Choice, Float, FloatList, Int, Text
 from validate.plotting import new_figure, save_figure, simulation_points, theory_line
 from validate.registry import ExperimentResult, RunConfig, register_experiment
 
@@ -60,15 +61,28 @@ RULES = ("sl", "rl")
 _LABEL = {"sl": "SL (logistic regression)", "rl": "RL (REINFORCE)"}
 
 
-def _floats(text) -> list[float]:
-    return [float(v) for v in str(text).split(",") if v.strip()]
+def _params(config: RunConfig) -> dict:
+    """The experiment's resolved parameters (declared below each experiment)."""
+    return dict(config.params)
 
 
-def _params(config: RunConfig, defaults: dict, quick: dict) -> dict:
-    p = {k: config.param(k, v) for k, v in defaults.items()}
-    if config.quick:
-        p.update({k: v for k, v in quick.items() if k not in config.params})
-    return p
+def _dim(default: int) -> Int:
+    return Int(default, "weight dimension N (>= 3: mu, w0 and an orthogonal rest)", min=3)
+
+
+def _lr(default: float) -> Float:
+    return Float(default, "learning rate eta of the simulated online rule (time t = eta x "
+                 "updates)", gt=0, lt=1)
+
+
+_W0_PAR = Float(-0.2, "initial weight along mu", ge=-100, le=100)
+_W0_PERP = Float(0.5, "initial weight orthogonal to mu", ge=-100, le=100)
+
+
+def _check_w0(p: dict, quick: bool) -> None:
+    if p["w0_par"] == 0 and p["w0_perp"] == 0:
+        raise ValueError("w0_par and w0_perp must not both be 0 (the alignment of w0 = 0 is "
+                         "undefined)")
 
 
 def problem(dim: int, w0_par: float, w0_perp: float):
@@ -115,24 +129,31 @@ def alignment_of_mean(mean_c: np.ndarray, cov_c: np.ndarray, replicas: int, mu_c
 
 # ====================================================================== Fig. 2 C, D
 
-LC_DEFAULTS = {"dim": 10, "lr": 1e-3, "sigmas": "0.1,1.0", "t_max": 10.0, "replicas": 200,
-               "points": 15, "w0_par": -0.2, "w0_perp": 0.5, "sigmoid": "erf"}
-LC_QUICK = {"replicas": 100, "points": 12}
+LC_PARAMS = {
+    "dim": _dim(10), "lr": _lr(1e-3),
+    "sigmas": FloatList("0.1,1.0", "isotropic class noise levels sigma", gt=0),
+    "t_max": Float(10.0, "duration in time units", gt=0),
+    "replicas": Int(200, "independent learners per rule and sigma", min=2, quick=100),
+    "points": Int(15, "log-spaced times compared per curve", min=2, quick=12),
+    "w0_par": _W0_PAR, "w0_perp": _W0_PERP,
+    "sigmoid": Choice("erf", ("erf", "logistic"), "sigmoid of the simulated perceptron (the "
+                      "theory is exact for erf; the paper simulated the logistic)"),
+}
 
 
 @register_experiment(
     "perceptron-learning-curves",
     "seed 002 Fig 2C-D: alignment of <w> with mu over time, SL and RL, sigma = 0.1 and 1; "
     "mean flow vs erf-sigmoid simulation ensembles (exact reduced chain) at eta = 1e-3",
-    LC_DEFAULTS)
+    LC_PARAMS, _check_w0)
 def run_learning_curves(config: RunConfig) -> ExperimentResult:
-    p = _params(config, LC_DEFAULTS, LC_QUICK)
+    p = _params(config)
     mu, w0 = problem(p["dim"], p["w0_par"], p["w0_perp"])
     mu2, w02 = _frame_theory(mu, w0)
     lr, t_max = p["lr"], p["t_max"]
     steps = int(round(t_max / lr))
     rec = np.unique(np.geomspace(0.02 * steps, steps, p["points"]).astype(int))
-    sigmas = _floats(p["sigmas"])
+    sigmas = list(p["sigmas"])
     seeds = np.random.SeedSequence(config.seed).spawn(len(RULES) * len(sigmas))
     comparisons, curves = [], []
     t_dense = np.linspace(0, t_max, 300)
@@ -175,9 +196,16 @@ def run_learning_curves(config: RunConfig) -> ExperimentResult:
 
 # ====================================================================== Fig. 2 A, B, E
 
-FF_DEFAULTS = {"dim": 10, "lr": 1e-3, "sigma": 0.5, "lams": "0.3,1.0,3.0", "replicas": 100,
-               "window": 8.0, "flow_lam": 0.1, "flow_sigma": 0.0}
-FF_QUICK = {"lams": "0.5,2.0", "window": 4.0, "replicas": 60}
+FF_PARAMS = {
+    "dim": _dim(10), "lr": _lr(1e-3),
+    "sigma": Float(0.5, "isotropic class noise level of the stationary runs", gt=0),
+    "lams": FloatList("0.3,1.0,3.0", "L2 strengths lambda of the stationary runs (> 0: the RL "
+                      "flow has no fixed point at lambda = 0)", gt=0, quick="0.5,2.0"),
+    "replicas": Int(100, "independent learners per rule and lambda", min=2, quick=60),
+    "window": Float(8.0, "stationary averaging window in time units", gt=0, quick=4.0),
+    "flow_lam": Float(0.1, "lambda of the drawn flow fields", ge=0),
+    "flow_sigma": Float(0.0, "sigma of the drawn flow fields", ge=0),
+}
 
 
 def _burn_in_time(rule, sigma, lam, w_star, rtol=1e-3) -> float:
@@ -203,12 +231,12 @@ def _flow_window_average(rule, sigma, lam, t0, t1, points=801) -> float:
     "perceptron-flow-field",
     "seed 002 Fig 2A-B, E: flow fields in (mu.w, |w|) with trajectories; asymptotic |w*| vs "
     "lambda (fixed point, eq. (43)) against stationary simulation averages",
-    FF_DEFAULTS)
+    FF_PARAMS)
 def run_flow_field(config: RunConfig) -> ExperimentResult:
-    p = _params(config, FF_DEFAULTS, FF_QUICK)
+    p = _params(config)
     mu, _ = problem(p["dim"], 0.0, 1.0)
     lr, sigma = p["lr"], p["sigma"]
-    lams = _floats(p["lams"])
+    lams = list(p["lams"])
     seeds = np.random.SeedSequence(config.seed).spawn(len(RULES))
     comparisons, stationary = [], {}
     for rule, ss in zip(RULES, seeds):
@@ -298,9 +326,16 @@ def _plot_flow(p, lams, stationary, out_dir) -> list[str]:
 
 # ====================================================================== Fig. 3 A, C
 
-LT_DEFAULTS = {"dim": 10, "lr": 1e-3, "sim_sigmas": "0.25,1.0,2.0", "sim_eps": "-0.6,0.0,0.6",
-               "replicas": 200, "threshold": 0.8, "w0_par": -0.2, "w0_perp": 0.5}
-LT_QUICK = {"replicas": 100, "sim_sigmas": "0.25,1.5", "sim_eps": "-0.5,0.5"}
+LT_PARAMS = {
+    "dim": _dim(10), "lr": _lr(1e-3),
+    "sim_sigmas": FloatList("0.25,1.0,2.0", "isotropic noise levels simulated", gt=0,
+                            quick="0.25,1.5"),
+    "sim_eps": FloatList("-0.6,0.0,0.6", "anisotropies epsilon simulated (sigma_par^2 = 1 + "
+                         "eps, sigma_perp^2 = 1 - eps)", gt=-1, lt=1, quick="-0.5,0.5"),
+    "replicas": Int(200, "independent learners per setting", min=2, quick=100),
+    "threshold": Float(0.8, "alignment threshold of the learning time", gt=0, lt=1),
+    "w0_par": _W0_PAR, "w0_perp": _W0_PERP,
+}
 
 
 def _anisotropic_frame_cov(eps: float) -> np.ndarray:
@@ -312,9 +347,9 @@ def _anisotropic_frame_cov(eps: float) -> np.ndarray:
     "seed 002 Fig 3A, C: time for the alignment of <w> to reach 80% vs isotropic noise sigma "
     "and vs anisotropy epsilon (sigma_par^2 = 1 + eps, sigma_perp^2 = 1 - eps); simulated "
     "alignment at the predicted time vs the threshold",
-    LT_DEFAULTS)
+    LT_PARAMS, _check_w0)
 def run_learning_time(config: RunConfig) -> ExperimentResult:
-    p = _params(config, LT_DEFAULTS, LT_QUICK)
+    p = _params(config)
     mu, w0 = problem(p["dim"], p["w0_par"], p["w0_perp"])
     mu2, w02 = _frame_theory(mu, w0)
     thr, lr = p["threshold"], p["lr"]
@@ -327,7 +362,7 @@ def run_learning_time(config: RunConfig) -> ExperimentResult:
                       for s in sig_grid]),
             np.array([alignment_time(rule, mu2, _anisotropic_frame_cov(e), w02, threshold=thr)
                       for e in eps_grid]))
-    sim_sig, sim_eps = _floats(p["sim_sigmas"]), _floats(p["sim_eps"])
+    sim_sig, sim_eps = list(p["sim_sigmas"]), list(p["sim_eps"])
     seeds = np.random.SeedSequence(config.seed).spawn(2 * len(RULES))
     comparisons, sims = [], {}
     for i, rule in enumerate(RULES):
@@ -408,10 +443,18 @@ def run_learning_time(config: RunConfig) -> ExperimentResult:
 
 # ====================================================================== Fig. 4
 
-COV_DEFAULTS = {"dim": 5, "lr": 1e-3, "lam": 0.1, "sigmas": "0.3,0.6", "c0": 0.1,
-                "t_max": 10.0, "replicas": 1000, "control_replicas": 300, "points": 11,
-                "w0_par": -0.2, "w0_perp": 0.5}
-COV_QUICK = {"replicas": 400, "control_replicas": 150, "t_max": 8.0, "points": 9}
+COV_PARAMS = {
+    "dim": _dim(5), "lr": _lr(1e-3),
+    "lam": Float(0.1, "L2 strength lambda", ge=0),
+    "sigmas": FloatList("0.3,0.6", "isotropic class noise levels sigma", gt=0),
+    "c0": Float(0.1, "initial ensemble covariance C0 = c0 I", gt=0),
+    "t_max": Float(10.0, "duration in time units", gt=0, quick=8.0),
+    "replicas": Int(1000, "networks of the simulated ensemble", min=2, quick=400),
+    "control_replicas": Int(300, "networks of the control ensemble (common start)", min=2,
+                            quick=150),
+    "points": Int(11, "times compared", min=2, quick=9),
+    "w0_par": _W0_PAR, "w0_perp": _W0_PERP,
+}
 
 
 def _trace_cov(samples: np.ndarray):
@@ -428,15 +471,15 @@ def _trace_cov(samples: np.ndarray):
     "seed 002 Fig 4: decay of tr Cov(w) for a Gaussian initial ensemble of networks: simulated "
     "ensembles (full N-dimensional simulator) vs the exact eta->0 ensemble of flows, and the "
     "moment ODEs (10)-(11) vs that exact answer (closure error)",
-    COV_DEFAULTS)
+    COV_PARAMS, _check_w0)
 def run_covariance(config: RunConfig) -> ExperimentResult:
-    p = _params(config, COV_DEFAULTS, COV_QUICK)
+    p = _params(config)
     n = p["dim"]
     mu, w0 = problem(n, p["w0_par"], p["w0_perp"])
     lr, lam, c0 = p["lr"], p["lam"], p["c0"]
     steps = int(round(p["t_max"] / lr))
     rec = np.unique(np.linspace(0, steps, p["points"]).astype(int))
-    sigmas = _floats(p["sigmas"])
+    sigmas = list(p["sigmas"])
     seeds = np.random.SeedSequence(config.seed).spawn(len(RULES) * len(sigmas))
     comparisons, curves = [], []
     sd0 = np.sqrt(c0)
@@ -466,10 +509,9 @@ def run_covariance(config: RunConfig) -> ExperimentResult:
                  f"measured by a control ensemble started at w0 ({p['control_replicas']} "
                  f"replicas, tr at t_max {tr0[-1]:.3g}) and subtracted (first order in eta); "
                  f"without it max|z| = {raw.max_abs_z:.2f}"))
-        comparisons.append(compare(
+        comparisons.append(tolerance_check(
             f"tr Cov(w), {label}: moment ODEs (10)-(11) vs exact ensemble of flows",
-            exact.trace_cov, mf.trace_cov, np.zeros(mf.trace_cov.size), x=ens.times,
-            rel_allowance=0.1, bound=1.0,
+            exact.trace_cov, mf.trace_cov, x=ens.times, rtol=0.1,
             note=f"second-order closure (correction 1/2), error O(c0^2): passes iff within "
                  f"10% at every time; moment ODEs vs the simulation directly: max|z| = "
                  f"{vs_ode.max_abs_z:.2f}"))
@@ -510,19 +552,36 @@ def run_covariance(config: RunConfig) -> ExperimentResult:
 # ====================================================================== Fig. 5
 
 
-def _t_sidak_bound(m: int, dof: int, alpha: float = 0.01) -> float:
-    """Šidák bound for ``m`` points when each standard error comes from ``dof + 1`` replicas
-    (Student t with ``dof`` degrees of freedom instead of the normal)."""
-    from scipy.stats import t as student_t
+DIG_PARAMS = {
+    "lam": Float(1.0, "L2 strength lambda", ge=0),
+    "lr": Float(0.01, "SGD learning rate", gt=0, lt=1),
+    "epochs": Int(20, "passes over the training set", min=1, quick=10),
+    "shuffles": Int(10, "independent shuffles (replicas)", min=2),
+    "test_fraction": Float(0.3, "held-out fraction of the data", gt=0, lt=1),
+    "split_seed": Int(0, "seed of the train/test split", min=0),
+    "sigmoid": Choice("erf", ("erf", "logistic"), "sigmoid of the trained perceptron"),
+    "points": Int(14, "log-spaced times compared", min=2, quick=10),
+    "negative": Int(0, "digit of the negative class", min=0, max=9),
+    "positive": Int(1, "digit of the positive class", min=0, max=9),
+    "idx_images": Text("", "MNIST IDX image file (with idx_labels; default: scikit-learn's "
+                       "8x8 digits)"),
+    "idx_labels": Text("", "MNIST IDX label file"),
+    "w0_reversed": Float(0.0, "start at -w0_reversed x unit(mu_+ - mu_-)", ge=0),
+}
 
-    per = -np.expm1(np.log1p(-alpha) / m)
-    return float(student_t.isf(per / 2, dof))
 
+def _check_digits(p: dict, quick: bool) -> None:
+    if p["negative"] == p["positive"]:
+        raise ValueError(f"negative and positive must be different digits, both are "
+                         f"{p['negative']}")
+    if bool(p["idx_images"]) != bool(p["idx_labels"]):
+        raise ValueError("give both idx_images and idx_labels (MNIST IDX files), or neither")
+    for k in ("idx_images", "idx_labels"):
+        if p[k]:
+            from pathlib import Path
 
-DIG_DEFAULTS = {"lam": 1.0, "lr": 0.01, "epochs": 20, "shuffles": 10, "test_fraction": 0.3,
-                "split_seed": 0, "sigmoid": "erf", "points": 14, "negative": 0, "positive": 1,
-                "idx_images": "", "idx_labels": "", "w0_reversed": 0.0}
-DIG_QUICK = {"epochs": 10, "points": 10}
+            if not Path(p[k]).is_file():
+                raise ValueError(f"parameter {k!r}: no such file {p[k]!r}")
 
 
 def _digits_data(p):
@@ -541,11 +600,11 @@ def _digits_data(p):
     "files via --param idx_images=... idx_labels=...): Gaussian class model + mean flow (15) "
     "predicts test accuracy and the alignment of w with the digit-1 mean; SGD on the data, "
     "10 shuffles",
-    DIG_DEFAULTS)
+    DIG_PARAMS, _check_digits)
 def run_digits(config: RunConfig) -> ExperimentResult:
     from numerics.datasets import center, class_statistics, train_test_split
 
-    p = _params(config, DIG_DEFAULTS, DIG_QUICK)
+    p = _params(config)
     data = _digits_data(p)
     train, test = train_test_split(data, p["test_fraction"], seed=p["split_seed"])
     train, test = center(train, test)
@@ -574,23 +633,22 @@ def run_digits(config: RunConfig) -> ExperimentResult:
     # the theory predicts the accuracy on the class distributions; the test set is a finite
     # sample of them: binomial standard error of an accuracy measured on n_test points
     acc_se = np.sqrt(acc_se_shuffle**2 + acc_mean * (1 - acc_mean) / test.n)
-    m = rec.size
-    bound = _t_sidak_bound(m, R - 1)
+    dof = R - 1  # Student-t Sidak bounds: each SE from R shuffles
     mu_dir = cs.mu_pos / np.linalg.norm(cs.mu_pos)
     proj = sim.weights @ mu_dir  # (m, R)
     covs = np.stack([np.cov(ws.T) for ws in sim.weights])
     A, A_se = alignment_of_mean(sim.weights.mean(axis=1), covs, R, cs.mu_pos)
     comparisons = [
         compare("test accuracy: Gaussian-model theory vs SGD on the data", acc_theory, acc_mean,
-                acc_se, x=sim.times, bound=_t_sidak_bound(m, R - 1),
+                acc_se, x=sim.times, dof=dof,
                 note=f"{R} shuffles; SE = shuffle spread (+) binomial SE of a {test.n}-image test "
                      f"set; Sidak 99% with Student t ({R - 1} dof); empirical test accuracy of "
                      f"the theory's own w(t): {empirical_accuracy(W[-1], test.X, test.y):.4f}"),
         compare("mu1_hat . <w> (projection on the digit-1 mean)", W @ mu_dir, proj.mean(axis=1),
-                proj.std(axis=1, ddof=1) / np.sqrt(R), x=sim.times, bound=bound,
+                proj.std(axis=1, ddof=1) / np.sqrt(R), x=sim.times, dof=dof,
                 note=f"{R} shuffles, Sidak 99% with Student t ({R - 1} dof)"),
         compare("alignment of <w> with the digit-1 mean (Fig 5C)", alignment(cs.mu_pos, W), A,
-                A_se, x=sim.times, bound=bound,
+                A_se, x=sim.times, dof=dof,
                 note="delta-method SE of the alignment of the shuffle-mean weights"),
     ]
     figures = []
@@ -623,10 +681,26 @@ def run_digits(config: RunConfig) -> ExperimentResult:
 
 # ====================================================================== Fig. 6
 
-FG_DEFAULTS = {"dim": 500, "lr": 1e-4, "lam": 1.0, "sigmas": "0.5,2.0", "tasks": 10,
-               "task_time": 0.5, "replicas": 100, "threshold": 0.8, "w0_norm": 0.1,
-               "task_seed": 2024, "orthogonal_tasks": 1, "curve_points": 6}
-FG_QUICK = {"replicas": 60, "tasks": 6}
+FG_PARAMS = {
+    "dim": _dim(500), "lr": _lr(1e-4),
+    "lam": Float(1.0, "L2 strength lambda", ge=0),
+    "sigmas": FloatList("0.5,2.0", "isotropic class noise levels sigma", gt=0),
+    "tasks": Int(10, "tasks after the first (each with a new random mu)", min=1, quick=6),
+    "task_time": Float(0.5, "training time per later task", gt=0),
+    "replicas": Int(100, "independent learners per rule and sigma", min=2, quick=60),
+    "threshold": Float(0.8, "alignment that ends training on task 0", gt=0, lt=1),
+    "w0_norm": Float(0.1, "norm of the random initial weight", gt=0),
+    "task_seed": Int(2024, "seed of the task directions", min=0),
+    "orthogonal_tasks": Bool(True, "orthonormalise the task directions (needs dim >= tasks "
+                             "+ 1)"),
+    "curve_points": Int(6, "points recorded within each task", min=2),
+}
+
+
+def _check_forgetting(p: dict, quick: bool) -> None:
+    if p["orthogonal_tasks"] and p["dim"] < p["tasks"] + 1:
+        raise ValueError(f"orthogonal_tasks needs dim >= tasks + 1 = {p['tasks'] + 1}, got "
+                         f"dim = {p['dim']}")
 
 
 def task_vectors(dim: int, tasks: int, seed: int, orthogonal: bool = True) -> np.ndarray:
@@ -728,10 +802,10 @@ def simulate_forgetting(rule: str, sigma: float, p: dict, seed):
     "then tasks 1..9 (new random mu) for a fixed time each; alignment of <w> with mu_0 after "
     "each task (forgetting curve), SL vs RL, two noise levels; mean flow vs simulation (exact "
     "reduced chain, N = 500)",
-    FG_DEFAULTS)
+    FG_PARAMS, _check_forgetting)
 def run_forgetting(config: RunConfig) -> ExperimentResult:
-    p = _params(config, FG_DEFAULTS, FG_QUICK)
-    sigmas = _floats(p["sigmas"])
+    p = _params(config)
+    sigmas = list(p["sigmas"])
     seeds = np.random.SeedSequence(config.seed).spawn(len(RULES) * len(sigmas))
     comparisons, results = [], {}
     for i, (rule, sigma) in enumerate((r, s) for r in RULES for s in sigmas):

@@ -1,0 +1,264 @@
+r"""Calibration of an experiment's verdicts: how often does it fail when the theory is right?
+
+A comparison that claims a nominal false-failure level :math:`\ell` (1% for a Šidák curve,
+:math:`2\Phi(-3) = 0.27\%` for a single "within 3 standard errors" check) should fail in
+about :math:`\ell K` of :math:`K` independent seeds.  :func:`calibrate` runs the experiment
+over ``seeds`` seeds through the sweep machinery (:mod:`validate.sweep`: resumable, any
+executor, Dask included) and reports, per comparison,
+
+* the number of failures with the two-sided 99% binomial acceptance interval of
+  :math:`\mathrm{Bin}(K, \ell)`: *calibrated* inside it, *too many failures* above it (the
+  verdict is not to be trusted), *conservative* below it;
+* the measured failure rate with its Clopper–Pearson 99% interval;
+* the mean signed z (over the compared points, then over seeds) with its standard error
+  from the seed-to-seed spread — a bias of the simulation or the theory shows as a mean
+  away from 0 long before single runs fail — and the spread (SD) of all z, about 1 when the
+  standard errors are honest;
+
+and for the experiment as a whole the rate of runs with any failed comparison against the
+Šidák-combined level :math:`1 - \prod_i (1 - \ell_i)`.  Tolerance checks (deterministic, no
+nominal level; :func:`validate.compare.tolerance_check`) are listed with their pass rate and
+are not counted as statistical tests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import binom, norm
+from scipy.stats import t as student_t
+
+__all__ = ["ComparisonCalibration", "Calibration", "calibrate", "acceptance_interval",
+           "clopper_pearson", "summarize_points"]
+
+CONFIDENCE = 0.99
+
+
+def acceptance_interval(k: int, level: float, confidence: float = CONFIDENCE) -> tuple[int, int]:
+    """Failure counts ``[lo, hi]`` holding ``Bin(k, level)`` with probability >= ``confidence``
+    (equal tails)."""
+    tail = (1 - confidence) / 2
+    lo = int(binom.ppf(tail, k, level))  # smallest x with P(X <= x) >= tail
+    if binom.cdf(lo, k, level) <= tail:
+        lo += 1  # then P(X < lo) <= tail as well
+    hi = int(binom.ppf(1 - tail, k, level))  # smallest x with P(X > x) <= tail
+    return lo, hi
+
+
+def clopper_pearson(failures: int, k: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Exact binomial confidence interval of a rate from ``failures`` of ``k``."""
+    from scipy.stats import beta
+
+    a = (1 - confidence) / 2
+    lo = 0.0 if failures == 0 else float(beta.ppf(a, failures, k - failures + 1))
+    hi = 1.0 if failures == k else float(beta.ppf(1 - a, failures + 1, k - failures))
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class ComparisonCalibration:
+    """Calibration of one comparison (matched by name across seeds)."""
+
+    name: str
+    kind: str
+    runs: int
+    failures: int
+    level: float | None
+    accept: tuple[int, int] | None
+    rate_interval: tuple[float, float]
+    mean_z: float | None
+    mean_z_se: float | None
+    sd_z: float | None
+    n_points: int
+    dof: float | None = None
+    z: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+
+    @property
+    def rate(self) -> float:
+        return self.failures / self.runs if self.runs else float("nan")
+
+    @property
+    def verdict(self) -> str:
+        if self.kind == "tolerance":
+            return "tolerance check" if self.failures == 0 else "tolerance check failed"
+        lo, hi = self.accept
+        if self.failures > hi:
+            return "too many failures"
+        if self.failures < lo:
+            return "conservative"
+        return "calibrated"
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict in ("calibrated", "conservative", "tolerance check")
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "runs": self.runs,
+                "failures": self.failures, "failure_rate": self.rate, "level": self.level,
+                "acceptance_interval": list(self.accept) if self.accept else None,
+                "rate_interval_99": list(self.rate_interval), "mean_z": self.mean_z,
+                "mean_z_se": self.mean_z_se, "sd_z": self.sd_z, "n_points": self.n_points,
+                "dof": self.dof, "verdict": self.verdict}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Calibration of one experiment over many seeds (see the module docstring)."""
+
+    experiment: str
+    quick: bool
+    seeds: int
+    params: Mapping[str, object]
+    comparisons: tuple[ComparisonCalibration, ...]
+    runs: int
+    any_failures: int
+    combined_level: float
+    combined_accept: tuple[int, int]
+    errors: int
+    out_dir: Path | None = None
+    figures: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        lo, hi = self.combined_accept
+        return (self.errors == 0 and self.runs > 0 and self.any_failures <= hi
+                and all(c.ok for c in self.comparisons))
+
+    def to_dict(self) -> dict:
+        return {"experiment": self.experiment, "quick": self.quick, "seeds": self.seeds,
+                "params": dict(self.params), "runs": self.runs, "errors": self.errors,
+                "any_failures": self.any_failures,
+                "any_failure_rate": self.any_failures / self.runs if self.runs else None,
+                "combined_level": self.combined_level,
+                "combined_acceptance_interval": list(self.combined_accept),
+                "passed": self.passed, "confidence": CONFIDENCE,
+                "comparisons": [c.to_dict() for c in self.comparisons],
+                "figures": list(self.figures)}
+
+
+def summarize_points(experiment: str, records: list[dict], *, quick: bool, seeds: int,
+                     params: Mapping[str, object]) -> Calibration:
+    """A :class:`Calibration` from sweep point records (``load_points(..., arrays=True)``)."""
+    ok = [r for r in records if r["status"] == "ok"]
+    errors = sum(r["status"] == "error" for r in records)
+    by_name: dict[str, dict] = {}
+    any_fail = 0
+    for r in ok:
+        sc, arr = r["scalars"], r.get("arrays_data", {})
+        n = int(sc.get("n_comparisons", 0))
+        failed = False
+        for i in range(n):
+            name = sc[f"cmp{i}.name"]
+            e = by_name.setdefault(name, {"kind": sc.get(f"cmp{i}.kind", "statistical"),
+                                          "passed": [], "level": [], "z": [], "seed_mean": []})
+            e["passed"].append(bool(sc[f"cmp{i}.passed"]))
+            lvl = sc.get(f"cmp{i}.level")
+            if lvl is not None and not (isinstance(lvl, float) and math.isnan(lvl)):
+                e["level"].append(float(lvl))
+            z = np.asarray(arr.get(f"cmp{i}.z", np.zeros(0)), dtype=float)
+            z = z[np.abs(z) < 1e299]
+            if z.size:
+                e["z"].append(z)
+                e["seed_mean"].append(float(np.mean(z)))
+            failed |= not sc[f"cmp{i}.passed"]
+        any_fail += failed
+    cals = []
+    levels = []
+    for name, e in by_name.items():
+        runs = len(e["passed"])
+        fails = runs - sum(e["passed"])
+        zall = np.concatenate(e["z"]) if e["z"] else np.zeros(0)
+        if e["kind"] == "tolerance" or not e["level"]:
+            cals.append(ComparisonCalibration(name, "tolerance", runs, fails, None, None,
+                                              clopper_pearson(fails, runs), None, None, None,
+                                              int(zall.size)))
+            continue
+        level = float(np.mean(e["level"]))
+        levels.append(level)
+        sm = np.asarray(e["seed_mean"])
+        cals.append(ComparisonCalibration(
+            name, "statistical", runs, fails, level, acceptance_interval(runs, level),
+            clopper_pearson(fails, runs), float(sm.mean()) if sm.size else None,
+            float(sm.std(ddof=1) / math.sqrt(sm.size)) if sm.size > 1 else None,
+            float(zall.std(ddof=1)) if zall.size > 1 else None, int(zall.size), z=zall))
+    combined = float(-np.expm1(np.sum(np.log1p(-np.asarray(levels))))) if levels else 0.0
+    return Calibration(experiment, quick, seeds, dict(params), tuple(cals), len(ok), any_fail,
+                       combined, acceptance_interval(max(len(ok), 1), combined) if levels
+                       else (0, 0), errors)
+
+
+def calibrate(name: str, seeds: int = 100, *, quick: bool = False,
+              params: Mapping[str, object] | None = None, out_dir: str | Path | None = None,
+              seed: int = 0, executor: str = "process", workers: int | None = None,
+              address: str | None = None, progress: bool | None = None,
+              force: bool = False, figures: bool = True) -> Calibration:
+    """Run experiment ``name`` over ``seeds`` seeds and measure its false-failure rates.
+
+    The runs are a sweep (``out_dir/sweep``, resumable: re-running computes only missing
+    seeds; more ``seeds`` extend it).  Writes ``out_dir/calibration.json`` and, with
+    ``figures``, ``out_dir/calibration.png`` (z histograms against the reference law).
+    """
+    from numerics.checks import as_int
+    from validate.report import write_json_atomic
+    from validate.sweep import load_points, run_sweep
+
+    seeds = as_int(seeds, "seeds", 2)
+    params = dict(params or {})
+    out = Path(out_dir) if out_dir is not None else Path("calibrations") / (
+        name + ("-quick" if quick else ""))
+    sweep_dir = out / "sweep"
+    run_sweep(name, {}, replicates=seeds, seed=seed, params=params, out_dir=sweep_dir,
+              executor=executor, workers=workers, address=address, quick=quick,
+              progress=progress, force=force)
+    records = load_points(sweep_dir, arrays=True)
+    cal = summarize_points(name, records, quick=quick, seeds=seeds, params=params)
+    figs: tuple[str, ...] = ()
+    if figures and cal.comparisons:
+        figs = tuple(plot_calibration(cal, out))
+    from dataclasses import replace
+
+    cal = replace(cal, out_dir=out, figures=figs)
+    write_json_atomic(out / "calibration.json", cal.to_dict())
+    return cal
+
+
+def plot_calibration(cal: Calibration, out_dir: Path) -> list[str]:
+    """Histogram of the z-scores of each statistical comparison against its reference law
+    (standard normal, or Student t where the standard errors have few degrees of freedom)."""
+    from validate.plotting import new_figure, save_figure
+
+    stats = [c for c in cal.comparisons if c.kind == "statistical" and c.z.size]
+    if not stats:
+        return []
+    ncols = min(3, len(stats))
+    nrows = math.ceil(len(stats) / ncols)
+    fig, axes = new_figure(ncols, nrows)
+    grid = np.linspace(-5, 5, 401)
+    for k, c in enumerate(stats):
+        ax = axes[k // ncols, k % ncols]
+        z = np.clip(c.z, -6, 6)
+        ax.hist(z, bins=np.linspace(-6, 6, 49), density=True, color="C0", alpha=0.6,
+                label=f"z, {c.runs} seeds x {c.n_points // max(c.runs, 1)} pts")
+        ref = norm.pdf(grid) if c.dof is None else student_t.pdf(grid, c.dof)
+        ax.plot(grid, ref, color="k", lw=1.2,
+                label="N(0, 1)" if c.dof is None else f"t({c.dof:g})")
+        mz = "n/a" if c.mean_z is None else f"{c.mean_z:+.2f}"
+        ax.set_title(f"{_short(c.name)}\nfail {c.failures}/{c.runs} (nominal "
+                     f"{100 * c.level:.2g}%), mean z {mz}: {c.verdict}", fontsize=8)
+        ax.set_xlabel("z = (simulation - theory) / SE")
+        ax.legend(fontsize=7)
+    for k in range(len(stats), nrows * ncols):
+        axes[k // ncols, k % ncols].set_visible(False)
+    fig.suptitle(f"calibration of {cal.experiment}{' (quick)' if cal.quick else ''}: "
+                 f"{cal.any_failures}/{cal.runs} runs with a failure (nominal "
+                 f"{100 * cal.combined_level:.2g}%)", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, out_dir, "calibration")
+
+
+def _short(name: str, width: int = 48) -> str:
+    return name if len(name) <= width else name[: width - 3] + "..."
