@@ -10,7 +10,7 @@ from numerics.learning_bounds import MeanFieldState, expected_k_embedded, optima
 from validate.registry import RunConfig, run_experiment
 
 SMALL = {
-    "learning-bounds-k": {"runs": 60, "cycles": 12, "points": 3, "draws": 400},
+    "learning-bounds-k": {"runs": 40, "cycles": 8, "points": 3, "draws": 300},
     "learning-bounds-size": {"sizes": "1,2,4,6,8,10", "gamma3": "0.03", "draws": 600,
                              "bootstrap": 20},
     "learning-bounds-sigmoid-size": {"widths": "4,8,16", "draws": 300},

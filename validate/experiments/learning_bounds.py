@@ -46,6 +46,7 @@ from numerics.learning_bounds import (
 from numerics.sim.students import LinearTeacherTask, ReducedLinearStudent, SigmoidStudent
 from numerics.sim.three_component import Plasticity, sample_k, simulate_cycles
 from validate.compare import compare
+from validate.params import Float, FloatList, Int, IntList
 from validate.plotting import new_figure, save_figure, simulation_points, theory_line
 from validate.registry import ExperimentResult, RunConfig, register_experiment
 
@@ -74,21 +75,6 @@ def sigmoid_base() -> tuple[SigmoidStudent, np.ndarray]:
     for _ in range(b["pretrain_steps"]):
         w = w - b["pretrain_lr"] * model.grad(w)[0]
     return model, w
-
-
-def _params(config: RunConfig, defaults: dict, quick: dict) -> dict:
-    p = {k: config.param(k, v) for k, v in defaults.items()}
-    if config.quick:
-        p.update({k: v for k, v in quick.items() if k not in config.params})
-    return p
-
-
-def _floats(text) -> list[float]:
-    return [float(x) for x in str(text).split(",") if x.strip()]
-
-
-def _ints(text) -> list[int]:
-    return [int(x) for x in str(text).split(",") if x.strip()]
 
 
 def _sem(x, axis=0):
@@ -121,8 +107,15 @@ def relaxation_cycles(model: ReducedLinearStudent, w0, pl: Plasticity, lam) -> t
 
 # ============================================================================ learning-bounds-k
 
-K_DEFAULTS = {"runs": 800, "cycles": 80, "points": 6, "draws": 6000, "probes": 8}
-K_QUICK = {"runs": 200, "cycles": 40, "draws": 1500}
+K_PARAMS = {
+    "runs": Int(800, "independent runs per configuration", min=2, quick=200),
+    "cycles": Int(80, "cycles per run", min=1, quick=40),
+    "points": Int(6, "recorded cycles compared along training (evenly spaced)", min=1),
+    "draws": Int(6000, "independent weight changes drawn from each start state (mean and "
+                 "variance of k)", min=2, quick=1500),
+    "probes": Int(8, "Rademacher probes per run for Hutchinson's tr H (sigmoid students)",
+                  min=2),
+}
 
 
 def k_configs():
@@ -144,9 +137,9 @@ def k_configs():
 
 @register_experiment("learning-bounds-k", "one-cycle learning rate <k> predicted from the state "
                      "vs measured, along training and over random directions (linear and "
-                     "sigmoid students)", K_DEFAULTS)
+                     "sigmoid students)", K_PARAMS)
 def run_k(config: RunConfig) -> ExperimentResult:
-    p = _params(config, K_DEFAULTS, K_QUICK)
+    p = dict(config.params)
     cycles = int(p["cycles"])
     rec = np.unique(np.linspace(0, cycles - 1, int(p["points"])).astype(int))
     cfgs = k_configs()
@@ -218,14 +211,24 @@ def _plot_k(curves, out_dir):
            title="along training")
     ax.legend(fontsize=6)
     fig.tight_layout()
-    return save_figure(fig, out_dir, "learning_bounds_k")
+    return save_figure(fig, out_dir, "learning_bounds_k",
+                       caption="Error bars: one standard error over independent runs, from each "
+                               "run's measured minus predicted k (paired).")
 
 
 # ============================================================================ learning-bounds-size
 
-SIZE_DEFAULTS = {"sizes": "1,2,3,4,5,6,8,10", "gamma1": 0.1, "gamma2": 1.0,
-                 "gamma3": "0.03,0.1,0.3", "T": 1.0, "draws": 4000, "bootstrap": 400}
-SIZE_QUICK = {"draws": 1000, "bootstrap": 200}
+SIZE_PARAMS = {
+    "sizes": IntList("1,2,3,4,5,6,8,10", "growth factors c: inputs and outputs x c, "
+                     "N = c^2 N0 (input exponent a = 1/2)", min=1, min_items=4),
+    "gamma1": Float(0.1, "task-relevant plasticity gamma1 (along the negative gradient)", ge=0),
+    "gamma2": Float(1.0, "task-irrelevant plasticity gamma2 (random direction)", ge=0),
+    "gamma3": FloatList("0.03,0.1,0.3", "synaptic-noise magnitudes gamma3, one panel each",
+                        gt=0),
+    "T": Float(1.0, "cycle length T", gt=0),
+    "draws": Int(4000, "independent weight changes per size", min=2, quick=1000),
+    "bootstrap": Int(400, "bootstrap resamples of the measured arg-max", min=10, quick=200),
+}
 
 
 def vertex_fit(N, mean, sem, a: float = 0.5):
@@ -247,13 +250,13 @@ def vertex_fit(N, mean, sem, a: float = 0.5):
 
 @register_experiment("learning-bounds-size", "<k> vs network size for exactly embedded linear "
                      "students: measured curve, theory, optimal size N* (fit and bootstrap "
-                     "arg-max), the advantage of size vanishing as gamma3 grows", SIZE_DEFAULTS)
+                     "arg-max), the advantage of size vanishing as gamma3 grows", SIZE_PARAMS)
 def run_size(config: RunConfig) -> ExperimentResult:
-    p = _params(config, SIZE_DEFAULTS, SIZE_QUICK)
+    p = dict(config.params)
     base = linear_base()
     N0 = base.size
-    sizes = _ints(p["sizes"])
-    g3s = _floats(p["gamma3"])
+    sizes = list(p["sizes"])
+    g3s = list(p["gamma3"])
     base_model, w_base = ReducedLinearStudent.embed(base, 1, 1)
     g = base_model.grad(w_base)[0]
     G0 = float(np.linalg.norm(g))
@@ -345,23 +348,32 @@ def _plot_size(panels, N0, out_dir):
                title=rf"$\gamma_3$ = {g3:g}")
         ax.legend(fontsize=6)
     fig.tight_layout()
-    return save_figure(fig, out_dir, "learning_bounds_size")
+    return save_figure(fig, out_dir, "learning_bounds_size",
+                       caption="Error bars: one standard error over independent weight changes "
+                               "drawn at each size; green bar: 99% bootstrap interval of the "
+                               "measured arg-max over the sizes.")
 
 
 # ============================================================================ sigmoid size
 
-SIG_DEFAULTS = {"widths": "4,8,16,32,64,128", "gamma1": 0.02, "gamma2": 0.3, "gamma3": 0.005,
-                "T": 1.0, "draws": 3000}
-SIG_QUICK = {"draws": 800}
+SIG_PARAMS = {
+    "widths": IntList("4,8,16,32,64,128", "hidden-layer widths of the enlarged students (the "
+                      "base has 4 hidden units)", min=4, min_items=3),
+    "gamma1": Float(0.02, "task-relevant plasticity gamma1 (along the negative gradient)", ge=0),
+    "gamma2": Float(0.3, "task-irrelevant plasticity gamma2 (random direction)", ge=0),
+    "gamma3": Float(0.005, "synaptic noise gamma3", ge=0),
+    "T": Float(1.0, "cycle length T", gt=0),
+    "draws": Int(3000, "independent weight changes per size", min=2, quick=800),
+}
 
 
 @register_experiment("learning-bounds-sigmoid-size", "sigmoid students enlarged by zero-"
                      "initialised hidden units: measured scalings of G, kappa, tr H, fitted "
-                     "exponents, <k>(N) and the N* the fits imply", SIG_DEFAULTS)
+                     "exponents, <k>(N) and the N* the fits imply", SIG_PARAMS)
 def run_sigmoid_size(config: RunConfig) -> ExperimentResult:
-    p = _params(config, SIG_DEFAULTS, SIG_QUICK)
+    p = dict(config.params)
     model, w0 = sigmoid_base()
-    widths = _ints(p["widths"])
+    widths = list(p["widths"])
     pl = Plasticity(p["gamma1"], p["gamma2"], p["gamma3"], p["T"])
     seeds = np.random.SeedSequence(config.seed).spawn(len(widths))
     rows, means, sems = [], [], []
@@ -440,26 +452,35 @@ def _plot_sigmoid(Ns, r, fits, means, sems, th, fit_curve, ns_fit, pl, out_dir):
            title=rf"$\gamma$ = ({pl.gamma1:g}, {pl.gamma2:g}, {pl.gamma3:g}), T = {pl.T:g}")
     ax.legend(fontsize=6)
     fig.tight_layout()
-    return save_figure(fig, out_dir, "learning_bounds_sigmoid_size")
+    return save_figure(fig, out_dir, "learning_bounds_sigmoid_size",
+                       caption="Left: exact values (Hessian-vector products). Right: error bars "
+                               "are one standard error over independent weight changes.")
 
 
 # ============================================================================ steady state
 
-SS_DEFAULTS = {"sizes": "1,2,3,4,5,6,8,10", "gamma1": 0.07, "gamma2": 1.0, "gamma3": 0.03,
-               "T": 1.0, "runs": 100, "burn_in": 10.0, "window": 20.0}
-SS_QUICK = {"sizes": "1,2,4,6,10", "runs": 30, "burn_in": 8.0, "window": 6.0}
-#: burn_in and window are in units of the slowest relaxation time (relaxation_cycles); the
-#: burn-in also includes the descent from the start
+SS_PARAMS = {
+    "sizes": IntList("1,2,3,4,5,6,8,10", "growth factors c: inputs and outputs x c, "
+                     "N = c^2 N0", min=1, min_items=2, quick="1,2,4,6,10"),
+    "gamma1": Float(0.07, "task-relevant plasticity gamma1 (along the negative gradient)", ge=0),
+    "gamma2": Float(1.0, "task-irrelevant plasticity gamma2 (random direction)", ge=0),
+    "gamma3": Float(0.03, "synaptic noise gamma3", ge=0),
+    "T": Float(1.0, "cycle length T", gt=0),
+    "runs": Int(100, "independent runs per size", min=2, quick=30),
+    "burn_in": Float(10.0, "burn-in after the descent, in units of the slowest relaxation "
+                     "time (relaxation_cycles)", gt=0, quick=8.0),
+    "window": Float(20.0, "averaging window, in relaxation times", gt=0, quick=6.0),
+}
 
 
 @register_experiment("learning-bounds-steady-state", "steady-state loss vs network size after "
                      "many cycles (embedded linear students): mean-field theory and the "
-                     "optimal size N*", SS_DEFAULTS)
+                     "optimal size N*", SS_PARAMS)
 def run_steady_state(config: RunConfig) -> ExperimentResult:
-    p = _params(config, SS_DEFAULTS, SS_QUICK)
+    p = dict(config.params)
     base = linear_base()
     lam, _ = base.spectrum()
-    sizes = _ints(p["sizes"])
+    sizes = list(p["sizes"])
     pl = Plasticity(p["gamma1"], p["gamma2"], p["gamma3"], p["T"])
     seeds = np.random.SeedSequence(config.seed).spawn(len(sizes))
     Ns, means, sems, mf, allow, drift, drift_se, trajs = [], [], [], [], [], [], [], []
@@ -561,27 +582,37 @@ def _plot_steady(Ns, means, sems, trajs, sizes, lam, pl, base, ns_th, windows, e
            title=rf"$\gamma$ = ({pl.gamma1:g}, {pl.gamma2:g}, {pl.gamma3:g}), T = {pl.T:g}")
     ax.legend(fontsize=6)
     fig.tight_layout()
-    return save_figure(fig, out_dir, "learning_bounds_steady_state")
+    return save_figure(fig, out_dir, "learning_bounds_steady_state",
+                       caption="Error bars: one standard error over independent runs (each "
+                               "run's average over its window).")
 
 
 # ============================================================================ threshold
 
-TH_DEFAULTS = {"size": 4, "gamma1": 0.07, "gamma2": 1.0, "gamma3": "0.03,0.06", "T": 1.0,
-               "runs": 120, "burn_in": 10.0, "window": 20.0}
-TH_QUICK = {"runs": 40, "burn_in": 8.0, "window": 6.0}
+TH_PARAMS = {
+    "size": Int(4, "growth factor c of the student (N = c^2 N0)", min=1),
+    "gamma1": Float(0.07, "task-relevant plasticity gamma1 (along the negative gradient)", ge=0),
+    "gamma2": Float(1.0, "task-irrelevant plasticity gamma2 (random direction)", ge=0),
+    "gamma3": FloatList("0.03,0.06", "synaptic-noise magnitudes gamma3 (low and high noise)",
+                        ge=0),
+    "T": Float(1.0, "cycle length T", gt=0),
+    "runs": Int(120, "independent runs per gamma3", min=2, quick=40),
+    "burn_in": Float(10.0, "burn-in after the descent, in relaxation times", gt=0, quick=8.0),
+    "window": Float(20.0, "averaging window, in relaxation times", gt=0, quick=6.0),
+}
 
 
 @register_experiment("learning-bounds-threshold", "expected local task difficulty G_F along "
                      "training against its learning threshold gamma1/(T<|wdot|^2>): learning "
-                     "stops where the theory says", TH_DEFAULTS)
+                     "stops where the theory says", TH_PARAMS)
 def run_threshold(config: RunConfig) -> ExperimentResult:
-    p = _params(config, TH_DEFAULTS, TH_QUICK)
+    p = dict(config.params)
     base = linear_base()
     c = int(p["size"])
     model, w = ReducedLinearStudent.embed(base, c, c)
     N = model.dim
     lam, _ = base.spectrum()
-    g3s = _floats(p["gamma3"])
+    g3s = list(p["gamma3"])
     seeds = np.random.SeedSequence(config.seed).spawn(len(g3s))
     comparisons, series, extra = [], [], {"N": N}
     for g3, ss in zip(g3s, seeds):
@@ -651,4 +682,5 @@ def _plot_threshold(series, N, out_dir):
                    title="learning stops when the difficulty reaches the threshold (dotted)")
     axes[0, 1].legend(fontsize=6)
     fig.tight_layout()
-    return save_figure(fig, out_dir, "learning_bounds_threshold")
+    return save_figure(fig, out_dir, "learning_bounds_threshold",
+                       caption="Error bars: one standard error over independent runs.")
