@@ -462,7 +462,8 @@ def _plot_sigmoid(Ns, r, fits, means, sems, th, fit_curve, ns_fit, pl, out_dir):
 SS_PARAMS = {
     "sizes": IntList("1,2,3,4,5,6,8,10", "growth factors c: inputs and outputs x c, "
                      "N = c^2 N0", min=1, min_items=2, quick="1,2,4,6,10"),
-    "gamma1": Float(0.07, "task-relevant plasticity gamma1 (along the negative gradient)", ge=0),
+    "gamma1": Float(0.07, "task-relevant plasticity gamma1 (along the negative gradient; > 0 "
+                    "for a steady state)", gt=0),
     "gamma2": Float(1.0, "task-irrelevant plasticity gamma2 (random direction)", ge=0),
     "gamma3": Float(0.03, "synaptic noise gamma3", ge=0),
     "T": Float(1.0, "cycle length T", gt=0),
@@ -591,7 +592,8 @@ def _plot_steady(Ns, means, sems, trajs, sizes, lam, pl, base, ns_th, windows, e
 
 TH_PARAMS = {
     "size": Int(4, "growth factor c of the student (N = c^2 N0)", min=1),
-    "gamma1": Float(0.07, "task-relevant plasticity gamma1 (along the negative gradient)", ge=0),
+    "gamma1": Float(0.07, "task-relevant plasticity gamma1 (along the negative gradient; > 0 "
+                    "for a steady state)", gt=0),
     "gamma2": Float(1.0, "task-irrelevant plasticity gamma2 (random direction)", ge=0),
     "gamma3": FloatList("0.03,0.06", "synaptic-noise magnitudes gamma3 (low and high noise)",
                         ge=0),
