@@ -149,6 +149,11 @@ def _seed_sequence(seed) -> np.random.SeedSequence:
     raise TypeError(f"seed must be a non-negative int or numpy.random.SeedSequence, got {seed!r}")
 
 
+def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise dot products in one pass (each row's value independent of the others)."""
+    return np.einsum("ij,ij->i", a, b)
+
+
 class _Directions:
     """Random parts of the weight change for all runs (relevant coordinates + bookkeeping).
 
@@ -215,7 +220,7 @@ class _Directions:
             z = self.vec[:, t, 0]
             chi, c = self.chi[:, t, 0], self.chi[:, t, 1]
             rho2 = np.maximum(g2**2 + (g3 * s) ** 2 + 2 * g2 * g3 * s * c, 0.0)
-            zz = (z * z).sum(1) + chi
+            zz = _rowdot(z, z) + chi
             a = z * (np.sqrt(rho2 / zz))[:, None]
             return a, rho2 * chi / zz
         # literal rule: persistent task-irrelevant direction and fresh synaptic noise
@@ -339,13 +344,15 @@ def _run(model, w0, cycles, plasticity, children, entropy, record_cycles, trace,
     try:
         for t in range(cycles):
             g = model.grad(w)
-            G = np.sqrt((g * g).sum(1))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                ghat = np.where(G[:, None] > 0, g / G[:, None], 0.0)
+            G = np.sqrt(_rowdot(g, g))
+            inv = np.divide(1.0, G, out=np.zeros_like(G), where=G > 0)
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below
                 a, a_irr2 = dirs.draw()
-                wd = a - g1 * ghat
-                w_new = w + T * wd
+                # wd = a - gamma1 g_hat, w_new = w + T wd, with few passes over (runs, m)
+                wd = a
+                wd -= (g1 * inv)[:, None] * g
+                w_new = T * wd
+                w_new += w
                 F_new = model.loss(w_new)
             if not np.all(np.isfinite(F_new)):
                 r = int(np.flatnonzero(~np.isfinite(F_new))[0])
@@ -355,6 +362,7 @@ def _run(model, w0, cycles, plasticity, children, entropy, record_cycles, trace,
             with np.errstate(divide="ignore", invalid="ignore"):
                 ks[t] = -(F_new - F) / (T * F)
             if ri < rec.size and rec[ri] == t:
+                ghat = g * inv[:, None]
                 Hg = model.hvp(w, ghat)
                 Hw = model.hvp(w, wd)
                 out["grad_norm"][ri] = G

@@ -598,6 +598,9 @@ TH_PARAMS = {
     "gamma3": FloatList("0.03,0.06", "synaptic-noise magnitudes gamma3 (low and high noise)",
                         ge=0),
     "T": Float(1.0, "cycle length T", gt=0),
+    "persistence": Float(0.0, "fraction p of the previous task-irrelevant direction kept each "
+                         "cycle (the authors' code: 0.1); the theory assumes fresh directions "
+                         "(p = 0)", ge=0, lt=1),
     "runs": Int(120, "independent runs per gamma3", min=2, quick=40),
     "burn_in": Float(10.0, "burn-in after the descent, in relaxation times", gt=0, quick=8.0),
     "window": Float(20.0, "averaging window, in relaxation times", gt=0, quick=6.0),
@@ -618,7 +621,7 @@ def run_threshold(config: RunConfig) -> ExperimentResult:
     seeds = np.random.SeedSequence(config.seed).spawn(len(g3s))
     comparisons, series, extra = [], [], {"N": N}
     for g3, ss in zip(g3s, seeds):
-        pl = Plasticity(p["gamma1"], p["gamma2"], g3, p["T"])
+        pl = Plasticity(p["gamma1"], p["gamma2"], g3, p["T"], persistence=p["persistence"])
         descent, tau = relaxation_cycles(model, w, pl, lam)
         burn = descent + int(math.ceil(p["burn_in"] * tau))
         win = int(math.ceil(p["window"] * tau))
