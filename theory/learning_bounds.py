@@ -447,7 +447,9 @@ def stationarity_polynomial(exponent_grad, exponent_curv, exponent_trace):
 class FittedSizeTheory:
     r""":math:`\langle k\rangle(N)` with power-law scalings of G, kappa and tr H (F fixed).
 
-    ``exponents`` are the symbols :math:`p_G, p_\kappa, p_\tau`; ``G0``... the base values.
+    ``exponents`` are the symbols :math:`p_G, p_\kappa, p_\tau` (fitted to measurements);
+    ``G0`` is the base gradient norm (the base curvature and trace are ``SYMBOLS.kappa0`` and
+    ``SYMBOLS.tau0``); ``k_of_N`` and ``dk_dN`` are derived from :func:`three_component`.
     """
 
     exponents: tuple[sp.Symbol, sp.Symbol, sp.Symbol]

@@ -31,6 +31,7 @@ import math
 from functools import lru_cache
 
 import numpy as np
+from scipy.optimize import brentq, minimize_scalar
 
 from numerics.learning_bounds import (
     expected_difficulty,
@@ -190,11 +191,16 @@ def _plot_k(curves, out_dir):
     for i, (label, _rec, pred, meas, diff, sig) in enumerate(curves):
         th = pred.mean(1)
         simulation_points(ax, th, meas.mean(1), _sem(diff, 1), color=f"C{i}",
-                          marker="s" if sig else "o", label=label)
+                          fmt="s" if sig else "o", label=label)
         lo, hi = min(lo, th.min()), max(hi, th.max())
-    pad = 0.05 * (hi - lo)
-    theory_line(ax, [lo - pad, hi + pad], [lo - pad, hi + pad], color="k", lw=1,
-                label="measured = predicted")
+    positive = all(np.all(c[2].mean(1) > 0) and np.all(c[3].mean(1) > 0) for c in curves)
+    if positive:  # several decades of k: log axes
+        ends = [lo / 1.3, hi * 1.3]
+        ax.set(xscale="log", yscale="log")
+    else:
+        pad = 0.05 * (hi - lo)
+        ends = [lo - pad, hi + pad]
+    theory_line(ax, ends, ends, color="k", lw=1, label="measured = predicted")
     ax.set(xlabel=r"predicted $\langle k\rangle$ (from each run's state)",
            ylabel=r"measured mean $k$ over runs",
            title="one-cycle learning rate (error bars: 1 s.e.)")
@@ -528,7 +534,6 @@ def run_steady_state(config: RunConfig) -> ExperimentResult:
     # measured arg-min: even fit in ln N (for a = 1/2 the mean-field loss is a function of
     # cosh((ln N - ln N*)/2)); reported, not judged
     x = np.log(Ns)
-    grid = np.linspace(x[0], x[-1], 801)
 
     def chi2(xs):
         u = np.cosh((x - xs) / 2)
@@ -537,13 +542,23 @@ def run_steady_state(config: RunConfig) -> ExperimentResult:
         res = A @ b - means / sems
         return float(res @ res)
 
+    grid = np.linspace(x[0], x[-1], 201)
     c2 = np.array([chi2(v) for v in grid])
-    ok = grid[c2 <= c2.min() + 1]
+    i = int(np.argmin(c2))
+    best = minimize_scalar(chi2, bounds=(grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]),
+                           method="bounded", options={"xatol": 1e-10})
+    x_hat, c_min = float(best.x), float(best.fun)
+
+    def above(v):
+        return chi2(v) - c_min - 1.0
+
+    # Delta chi^2 = 1 on each side (or the end of the sizes)
+    ends = [brentq(above, x_hat, edge) if above(edge) > 0 else edge for edge in (x[0], x[-1])]
     extra = {"N": Ns.tolist(), "steady_loss": means.tolist(), "sem": sems.tolist(),
              "burn_in_and_window_cycles": windows,
              "mean_field": mf.tolist(), "allowance": allow, "N_star": ns_th,
-             "argmin_fit": float(np.exp(grid[np.argmin(c2)])),
-             "argmin_fit_interval": [float(np.exp(ok.min())), float(np.exp(ok.max()))],
+             "argmin_fit": float(np.exp(x_hat)),
+             "argmin_fit_interval": [float(np.exp(ends[0])), float(np.exp(ends[1]))],
              "mean_field_rel_err": ((means - mf) / mf).tolist()}
     figures = []
     if config.out_dir is not None and config.figures:
