@@ -87,7 +87,7 @@ __all__ = [
     "PARAMS", "TAYLOR_RADIUS", "TAYLOR_DEGREE", "bernoulli_ratio", "rates", "textbook_rates",
     "singular_limits", "steady_state_gating", "time_constants", "neuron_rhs", "cell_rhs",
     "jacobian", "steady_state_current", "derivative_tensors", "exponential_euler_form",
-    "transmitter", "temperature_factor",
+    "transmitter", "temperature_factor", "current_derivative",
 ]
 
 V, m, h, n, s = sp.symbols("V m h n s", real=True)
@@ -257,6 +257,17 @@ def jacobian(with_synapse: bool = False) -> sp.Matrix:
     if with_synapse:
         return cell_rhs().jacobian(CELL_STATE)
     return neuron_rhs().jacobian(STATE)
+
+
+@lru_cache(maxsize=1)
+def current_derivative() -> sp.Matrix:
+    r""":math:`\partial f/\partial I` of :func:`cell_rhs` (5x1).  With :func:`jacobian`
+    (``with_synapse=True``) it gives the variational (tangent-linear) equations of a cell
+    whose input current depends on a parameter :math:`p`:
+    :math:`\frac{d}{dt}\frac{\partial y}{\partial p} = J\,\frac{\partial y}{\partial p}
+    + \frac{\partial f}{\partial I}\frac{\partial I}{\partial p}` (used by
+    :mod:`numerics.hh_tangent` for the exact pathwise gradient)."""
+    return cell_rhs().diff(I)
 
 
 @lru_cache(maxsize=1)
