@@ -436,20 +436,27 @@ def simulate_student_teacher(rule: str, eta: float, M: int, N: int, sigma: float
         if t == steps:
             break
         x = rng.standard_normal((R, N))
-        e = np.einsum("rmn,rn->rm", D, x)  # output error y - y*
-        if rule == "gd":
-            dW = -eta * e[:, :, None] * x[:, None, :]
-        elif rule == "node":
-            xi = s * rng.standard_normal((R, M))
-            dE = 0.5 * np.sum((e + xi) ** 2, axis=1) - 0.5 * np.sum(e**2, axis=1)
-            dW = -(eta / s**2) * dE[:, None, None] * xi[:, :, None] * x[:, None, :]
-        else:
-            psi = s * rng.standard_normal((R, M, N))
-            e_p = e + np.einsum("rmn,rn->rm", psi, x)
-            dE = 0.5 * np.sum(e_p**2, axis=1) - 0.5 * np.sum(e**2, axis=1)
-            dW = -(eta / s**2) * dE[:, None, None] * psi
-        D += dW
+        with np.errstate(over="ignore", invalid="ignore"):
+            D = _student_step(rule, D, x, eta, s, rng)
         if not np.all(np.isfinite(D)):
             raise FloatingPointError(f"{rule} learning diverged at step {t + 1} (eta = {eta:g} "
                                      "above the stability limit 2/c of the recursion?)")
     return StudentTeacherRun(rule, eta, s, M, N, rec.astype(float), out)
+
+
+def _student_step(rule, D, x, eta, s, rng):
+    """One online update of the student error D (R, M, N) on inputs x (R, N)."""
+    R, M, N = D.shape
+    e = np.einsum("rmn,rn->rm", D, x)  # output error y - y*
+    if rule == "gd":
+        dW = -eta * e[:, :, None] * x[:, None, :]
+    elif rule == "node":
+        xi = s * rng.standard_normal((R, M))
+        dE = 0.5 * np.sum((e + xi) ** 2, axis=1) - 0.5 * np.sum(e**2, axis=1)
+        dW = -(eta / s**2) * dE[:, None, None] * xi[:, :, None] * x[:, None, :]
+    else:
+        psi = s * rng.standard_normal((R, M, N))
+        e_p = e + np.einsum("rmn,rn->rm", psi, x)
+        dE = 0.5 * np.sum(e_p**2, axis=1) - 0.5 * np.sum(e**2, axis=1)
+        dW = -(eta / s**2) * dE[:, None, None] * psi
+    return D + dW
