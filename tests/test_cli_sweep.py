@@ -54,8 +54,10 @@ def test_cli_sweep_of_an_experiment_then_report(tmp_path, capsys):
     assert main(["report", str(out)]) == 0
     md = (out / "report.md").read_text()
     assert "# sweep of experiment:lms" in md and "| dim | ok |" in md and "2/2" in md
-    assert "![sweep_passed.png](sweep_passed.png)" in md
-    assert (out / "sweep_passed.png").stat().st_size > 5_000
+    # a figure per varying output, none for a constant column (every run passed)
+    assert "![sweep_cmp0.max_abs_z.png](sweep_cmp0.max_abs_z.png)" in md
+    assert (out / "sweep_cmp0.max_abs_z.png").stat().st_size > 5_000
+    assert not (out / "sweep_passed.png").exists()
 
 
 def test_cli_sweep_usage_errors(tmp_path, capsys):

@@ -100,3 +100,10 @@ def test_tolerance_check():
     assert not tolerance_check("x", [1.0], [float("nan")], rtol=0.1).passed
     with pytest.raises(ValueError):
         tolerance_check("x", [1.0], [1.0])
+
+
+def test_exact_sem_takes_the_larger_standard_error():
+    c = compare("x", [1.0, 1.0], [1.3, 0.7], [0.01, 0.2], exact_sem=[0.1, 0.1])
+    assert np.allclose(c.sem, [0.1, 0.2]) and np.allclose(c.z, [3.0, -1.5])
+    with pytest.raises(ValueError, match="exact_sem"):
+        compare("x", [1.0], [1.0], [0.1], exact_sem=[-1.0])

@@ -140,14 +140,21 @@ def compare(
     alpha: float = 0.01,
     bound: float | None = None,
     dof: float | None = None,
+    exact_sem=None,
     note: str = "",
 ) -> Comparison:
-    """Compare theory with a simulation mean in units of standard error.
+    r"""Compare theory with a simulation mean in units of standard error.
 
     ``allowance`` (absolute) and ``rel_allowance`` (times |theory|) add in quadrature
     to the standard error; ``bound`` overrides the Šidák bound (e.g. 3.0 for a single
     "within 3 standard errors" check); ``dof`` (standard errors from ``dof + 1``
     replicas) uses Student-t quantiles for the Šidák bound and the nominal level.
+    ``exact_sem`` is the standard error implied by the *theory's own* variance of the
+    observable, where the theory gives it (e.g. the LMS fourth moments): the z then uses
+    :math:`\max(\mathrm{SE}, \mathrm{SE}_\text{exact})`.  For a skewed observable the
+    sample SE is too small exactly when the sample mean is low (left tail of mean/SE heavier
+    than normal), while mean/SE_exact has a heavy right tail; the larger of the two keeps
+    both tails within the nominal level (the stored ``sem`` is the one used).
     Where the allowance is at least ``TOLERANCE_DOMINANCE`` standard errors at every point
     the comparison is labelled a tolerance check (``kind="tolerance"``).
     """
@@ -164,6 +171,11 @@ def compare(
                          "have the same shape")
     if np.any(~np.isfinite(sem)) or np.any(sem < 0):
         raise ValueError("sem must be finite and non-negative (need >= 2 replicas)")
+    if exact_sem is not None:
+        exact = np.broadcast_to(np.asarray(exact_sem, dtype=float), sem.shape)
+        if np.any(~np.isfinite(exact)) or np.any(exact < 0):
+            raise ValueError("exact_sem must be finite and non-negative")
+        sem = np.maximum(sem, exact)
     if not (np.isfinite(rel_allowance) and rel_allowance >= 0):
         raise ValueError(f"rel_allowance must be >= 0, got {rel_allowance}")
     if theory.size == 0:

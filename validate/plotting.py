@@ -65,12 +65,38 @@ def style() -> str:
     return str(resources.files("validate") / "learndyn.mplstyle")
 
 
+#: at most this many panels side by side, so that text stays legible at README width
+MAX_COLUMNS = 2
+
+#: the caption :func:`save_figure` adds to a figure with error bars
+ERROR_BAR_CAPTION = ("Lines: theory. Points: simulation means with error bars of one standard "
+                     "error over independent replicas; a bar shorter than its marker is hidden "
+                     "by it.")
+
+
 def new_figure(ncols: int = 1, nrows: int = 1, **kw):
-    """``plt.subplots`` under the learndyn style."""
+    """``plt.subplots`` under the learndyn style; returns ``(fig, axes)`` with ``axes`` of
+    shape ``(nrows, ncols)``.
+
+    More than :data:`MAX_COLUMNS` panels in a row are wrapped onto further rows (the returned
+    array keeps the requested shape, row-major), so a wide figure stays legible when shown
+    at the README's width; unused cells are hidden.
+    """
+    n = ncols * nrows
+    if ncols > MAX_COLUMNS and "gridspec_kw" not in kw:
+        pcols = MAX_COLUMNS
+        prows = -(-n // pcols)
+    else:
+        pcols, prows = ncols, nrows
     with plt.style.context(style()):
         w, h = plt.rcParams["figure.figsize"]
-        kw.setdefault("figsize", (w * (0.75 * ncols + 0.25), h * (0.8 * nrows + 0.2)))
-        fig, axes = plt.subplots(nrows, ncols, squeeze=False, **kw)
+        kw.setdefault("figsize", (w * (0.75 * pcols + 0.25), h * (0.8 * prows + 0.2)))
+        fig, grid = plt.subplots(prows, pcols, squeeze=False, **kw)
+    flat = grid.ravel()
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    axes = np.empty((nrows, ncols), dtype=object)
+    axes.ravel()[:] = list(flat[:n])
     return fig, axes
 
 
@@ -88,14 +114,51 @@ def simulation_points(ax, x, mean, sem, label=None, **kw):
     return ax.errorbar(x, mean, yerr=np.asarray(sem), label=label, **kw)
 
 
-def save_figure(fig, out_dir: str | Path, stem: str, formats=None) -> list[str]:
+def _has_error_bars(fig) -> bool:
+    from matplotlib.container import ErrorbarContainer
+
+    return any(isinstance(c, ErrorbarContainer) and ax.get_visible()
+               for ax in fig.axes for c in ax.containers)
+
+
+def _dedupe_legends(fig) -> None:
+    """Rebuild each axis legend without repeated labels (first handle of each label wins),
+    keeping its location, columns and font size."""
+    for ax in fig.axes:
+        leg = ax.get_legend()
+        if leg is None:
+            continue
+        handles = list(getattr(leg, "legend_handles", None) or leg.legendHandles)
+        labels = [t.get_text() for t in leg.get_texts()]
+        seen: dict[str, object] = {}
+        for hnd, lab in zip(handles, labels):
+            seen.setdefault(lab, hnd)
+        if len(seen) == len(labels):
+            continue
+        ax.legend(list(seen.values()), list(seen), loc=leg._loc, ncols=leg._ncols,
+                  fontsize=leg.get_texts()[0].get_fontsize() if labels else None)
+
+
+def save_figure(fig, out_dir: str | Path, stem: str, formats=None,
+                caption: str | None = None) -> list[str]:
     """Save ``fig`` as ``out_dir/stem.{png,pdf,...}`` and close it; returns the paths.
 
-    ``formats`` defaults to :func:`default_formats` (PNG unless set otherwise).
+    ``formats`` defaults to :func:`default_formats` (PNG unless set otherwise).  Repeated
+    legend labels are merged; a figure with error bars gets :data:`ERROR_BAR_CAPTION` (or
+    ``caption``) under it, so it says what its bars are.
     """
     formats = default_formats() if formats is None else _check_formats(formats)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    _dedupe_legends(fig)
+    if caption is None and _has_error_bars(fig):
+        caption = ERROR_BAR_CAPTION
+    if caption:
+        import textwrap
+
+        width = max(60, int(fig.get_figwidth() * 14))
+        fig.text(0.01, 0.0, "\n".join(textwrap.wrap(caption, width)), ha="left", va="top",
+                 fontsize=8, color="0.3", transform=fig.transFigure)
     paths = []
     with plt.style.context(style()):
         for ext in formats:
