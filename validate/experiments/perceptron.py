@@ -61,6 +61,9 @@ RULES = ("sl", "rl")
 _LABEL = {"sl": "SL (logistic regression)", "rl": "RL (REINFORCE)"}
 
 
+# ====================================================================== shared pieces
+
+
 def _params(config: RunConfig) -> dict:
     """The experiment's resolved parameters (declared below each experiment)."""
     return dict(config.params)
@@ -127,6 +130,46 @@ def alignment_of_mean(mean_c: np.ndarray, cov_c: np.ndarray, replicas: int, mu_c
     return A, np.sqrt(np.maximum(var, 0.0))
 
 
+def simulated_alignment(red: ReducedPerceptronRule, w0, mu, steps: int, *, replicas: int, seed,
+                        record_steps, progress=None):
+    """``(times, A, se)``: the alignment of the simulated mean weight with ``mu`` (reduced
+    chain from ``w0``) at ``record_steps``, with its delta-method standard error."""
+    ens = frame_ensemble(red, w0, steps, replicas=replicas, seed=seed,
+                         record_steps=record_steps, progress=progress)
+    A, se = alignment_of_mean(ens.mean, ens.cov, ens.replicas, red.coordinates(mu))
+    return ens.times, A, se
+
+
+def case_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
+    """One independent SeedSequence per simulated case (rule x setting), in loop order."""
+    return np.random.SeedSequence(seed).spawn(n)
+
+
+def extrapolate_to_zero_lr(run, lr: float, seed: np.random.SeedSequence):
+    r"""Run ``run(eta, seed) -> (mean, se, ...)`` at :math:`\eta` and :math:`\eta/2` on the two
+    children of ``seed`` (independent streams) and extrapolate the mean linearly to
+    :math:`\eta\to0` (:func:`validate.compare.richardson_half_step`), removing an
+    :math:`O(\eta)` finite-learning-rate bias.  Returns ``(m0, se0, at_eta, at_half)``, the
+    last two being ``run``'s full results."""
+    at_eta, at_half = (run(eta, s) for eta, s in zip((lr, lr / 2), seed.spawn(2)))
+    m0, se0 = richardson_half_step(at_eta[0], at_eta[1], at_half[0], at_half[1])
+    return m0, se0, at_eta, at_half
+
+
+def finish(name: str, config: RunConfig, p: dict, comparisons, extra=None,
+           plot=None) -> ExperimentResult:
+    """The experiment's result; ``plot(out_dir) -> paths`` draws its figure when asked."""
+    figures = []
+    if plot is not None and config.out_dir is not None and config.figures:
+        figures = plot(config.out_dir)
+    return ExperimentResult(name, tuple(comparisons), config.seed, tuple(figures), p,
+                            extra or {})
+
+
+def _rule_sigma_cases(sigmas):
+    return [(r, s) for r in RULES for s in sigmas]
+
+
 # ====================================================================== Fig. 2 C, D
 
 LC_PARAMS = {
@@ -147,51 +190,49 @@ LC_PARAMS = {
     "mean flow vs erf-sigmoid simulation ensembles (exact reduced chain) at eta = 1e-3",
     LC_PARAMS, _check_w0)
 def run_learning_curves(config: RunConfig) -> ExperimentResult:
+    """Alignment of the simulated mean weight vs the mean flow (14), at log-spaced times."""
     p = _params(config)
     mu, w0 = problem(p["dim"], p["w0_par"], p["w0_perp"])
     mu2, w02 = _frame_theory(mu, w0)
-    lr, t_max = p["lr"], p["t_max"]
-    steps = int(round(t_max / lr))
+    steps = int(round(p["t_max"] / p["lr"]))
     rec = np.unique(np.geomspace(0.02 * steps, steps, p["points"]).astype(int))
-    sigmas = list(p["sigmas"])
-    seeds = np.random.SeedSequence(config.seed).spawn(len(RULES) * len(sigmas))
+    cases = _rule_sigma_cases(p["sigmas"])
+    t_dense = np.linspace(0, p["t_max"], 300)
     comparisons, curves = [], []
-    t_dense = np.linspace(0, t_max, 300)
-    for i, (rule, sigma) in enumerate((r, s) for r in RULES for s in sigmas):
-        red = ReducedPerceptronRule.isotropic(rule, mu, sigma, lr=lr, extra=(w0,),
+    for (rule, sigma), seed in zip(cases, case_seeds(config.seed, len(cases))):
+        red = ReducedPerceptronRule.isotropic(rule, mu, sigma, lr=p["lr"], extra=(w0,),
                                               sigmoid=p["sigmoid"])
-        ens = frame_ensemble(red, w0, steps, replicas=p["replicas"], seed=seeds[i],
-                             record_steps=rec, progress=config.progress)
-        mu_c = red.coordinates(mu)
-        A, se = alignment_of_mean(ens.mean, ens.cov, ens.replicas, mu_c)
-        flow = mean_flow(rule, mu2, sigma**2 * np.eye(2), w02, ens.times)
-        theory = alignment(mu2, flow.y.T)
+        t, A, se = simulated_alignment(red, w0, mu, steps, replicas=p["replicas"], seed=seed,
+                                       record_steps=rec, progress=config.progress)
+        S2 = sigma**2 * np.eye(2)
+        theory = alignment(mu2, mean_flow(rule, mu2, S2, w02, t).y.T)
         comparisons.append(compare(
-            f"alignment of <w>, {rule.upper()}, sigma={sigma:g}", theory, A, se, x=ens.times,
-            note=f"{len(rec)} times, {ens.replicas} replicas, N={p['dim']}, eta={lr:g}, "
+            f"alignment of <w>, {rule.upper()}, sigma={sigma:g}", theory, A, se, x=t,
+            note=f"{len(rec)} times, {p['replicas']} replicas, N={p['dim']}, eta={p['lr']:g}, "
                  f"{p['sigmoid']} sigmoid (the theory's is erf); Sidak 99%"))
-        dense = mean_flow(rule, mu2, sigma**2 * np.eye(2), w02, t_dense)
-        curves.append((rule, sigma, ens.times, A, se, t_dense, alignment(mu2, dense.y.T)))
-    figures = []
-    if config.out_dir is not None and config.figures:
-        fig, axes = new_figure(2, 1)
-        for j, rule in enumerate(RULES):
-            ax = axes[0, j]
-            k = 0
-            for (r, sigma, t, A, se, td, th) in curves:
-                if r != rule:
-                    continue
-                theory_line(ax, td, th, color=f"C{k}", label=rf"theory $\sigma$={sigma:g}")
-                simulation_points(ax, t, A, se, color=f"C{k}",
-                                  label=f"simulation ({p['replicas']} runs)")
-                k += 1
-            ax.set(xlabel=r"time $t = \eta\times$updates", ylabel=r"alignment "
-                   r"$\mu\cdot\langle w\rangle/|\mu||\langle w\rangle|$", title=_LABEL[rule])
-            ax.legend()
-        fig.tight_layout()
-        figures = save_figure(fig, config.out_dir, "perceptron_learning_curves")
-    return ExperimentResult("perceptron-learning-curves", tuple(comparisons), config.seed,
-                            tuple(figures), p, {})
+        curves.append((rule, sigma, t, A, se, t_dense,
+                       alignment(mu2, mean_flow(rule, mu2, S2, w02, t_dense).y.T)))
+    return finish("perceptron-learning-curves", config, p, comparisons,
+                  plot=lambda out: _plot_learning_curves(curves, p, out))
+
+
+def _plot_learning_curves(curves, p, out_dir) -> list[str]:
+    fig, axes = new_figure(2, 1)
+    for j, rule in enumerate(RULES):
+        ax = axes[0, j]
+        k = 0
+        for (r, sigma, t, A, se, td, th) in curves:
+            if r != rule:
+                continue
+            theory_line(ax, td, th, color=f"C{k}", label=rf"theory $\sigma$={sigma:g}")
+            simulation_points(ax, t, A, se, color=f"C{k}",
+                              label=f"simulation ({p['replicas']} runs)")
+            k += 1
+        ax.set(xlabel=r"time $t = \eta\times$updates", ylabel=r"alignment "
+               r"$\mu\cdot\langle w\rangle/|\mu||\langle w\rangle|$", title=_LABEL[rule])
+        ax.legend()
+    fig.tight_layout()
+    return save_figure(fig, out_dir, "perceptron_learning_curves")
 
 
 # ====================================================================== Fig. 2 A, B, E
@@ -233,35 +274,34 @@ def _flow_window_average(rule, sigma, lam, t0, t1, points=801) -> float:
     "lambda (fixed point, eq. (43)) against stationary simulation averages",
     FF_PARAMS)
 def run_flow_field(config: RunConfig) -> ExperimentResult:
+    """Stationary per-replica averages of mu.w, extrapolated to eta -> 0, vs the flow's
+    fixed point |w*| (plus what is left of the transient in the averaging window)."""
     p = _params(config)
     mu, _ = problem(p["dim"], 0.0, 1.0)
-    lr, sigma = p["lr"], p["sigma"]
-    lams = list(p["lams"])
-    seeds = np.random.SeedSequence(config.seed).spawn(len(RULES))
+    sigma, lams = p["sigma"], list(p["lams"])
+
+    def stationary_run(rule, lam, burn):
+        def run(eta, seed):
+            red = ReducedPerceptronRule.isotropic(rule, mu, sigma, lr=eta, lam=lam)
+            start = int(round(burn / eta))
+            total = start + int(round(p["window"] / eta))
+            ens = frame_ensemble(red, np.zeros(p["dim"]), total, replicas=p["replicas"],
+                                 seed=seed, record_steps=[total], average_from=start,
+                                 progress=config.progress)
+            flow_avg = _flow_window_average(rule, sigma, lam, start * eta, total * eta)
+            return ens.time_average.mean[0] - flow_avg, ens.time_average.sem[0], flow_avg
+        return run
+
     comparisons, stationary = [], {}
-    for rule, ss in zip(RULES, seeds):
+    for rule, seeds in zip(RULES, case_seeds(config.seed, len(RULES))):
         theory, means, sems, raw = [], [], [], []
-        for lam, s in zip(lams, ss.spawn(len(lams))):
-            w_star = asymptotic_norm(rule, sigma, lam)
-            burn = _burn_in_time(rule, sigma, lam, w_star)
-            # the stationary mean of the chain differs from the flow's fixed point at O(eta):
-            # run at eta and eta/2 and extrapolate linearly to eta -> 0 (Richardson)
-            # the window average of the flow itself carries what is left of the transient
-            runs = []
-            for eta, s_k in zip((lr, lr / 2), s.spawn(2)):
-                red = ReducedPerceptronRule.isotropic(rule, mu, sigma, lr=eta, lam=lam)
-                start = int(round(burn / eta))
-                total = start + int(round(p["window"] / eta))
-                ens = frame_ensemble(red, np.zeros(p["dim"]), total, replicas=p["replicas"],
-                                     seed=s_k, record_steps=[total], average_from=start,
-                                     progress=config.progress)
-                flow_avg = _flow_window_average(rule, sigma, lam, start * eta, total * eta)
-                runs.append((ens.time_average.mean[0] - flow_avg, ens.time_average.sem[0],
-                             flow_avg))
-            (d1, e1, f1), (d2, e2, _) = runs
-            theory.append(f1)
-            d0, e0 = richardson_half_step(d1, e1, d2, e2)
-            means.append(f1 + float(d0))
+        for lam, seed in zip(lams, seeds.spawn(len(lams))):
+            burn = _burn_in_time(rule, sigma, lam, asymptotic_norm(rule, sigma, lam))
+            # the stationary mean of the chain differs from the flow's fixed point at O(eta)
+            d0, e0, (d1, e1, flow_avg), _ = extrapolate_to_zero_lr(
+                stationary_run(rule, lam, burn), p["lr"], seed)
+            theory.append(flow_avg)
+            means.append(flow_avg + float(d0))
             sems.append(float(e0))
             raw.append(d1 / e1)
         comparisons.append(compare(
@@ -270,18 +310,15 @@ def run_flow_field(config: RunConfig) -> ExperimentResult:
             note=f"per-replica time averages over t in [burn-in, +{p['window']:g}] after a "
                  f"burn-in certified by the mean flow (within 1e-3 of |w*|; theory: the flow's "
                  f"own average over the window, i.e. |w*| plus the rest of the transient), at "
-                 f"eta = {lr:g} "
-                 f"and {lr / 2:g}, extrapolated to eta -> 0 (Richardson); {p['replicas']} "
-                 f"replicas, N={p['dim']}; at eta = {lr:g} alone z = "
+                 f"eta = {p['lr']:g} "
+                 f"and {p['lr'] / 2:g}, extrapolated to eta -> 0 (Richardson); {p['replicas']} "
+                 f"replicas, N={p['dim']}; at eta = {p['lr']:g} alone z = "
                  f"{np.round(raw, 2).tolist()}"))
         stationary[rule] = (np.array(theory), np.array(means), np.array(sems))
-    figures = []
-    if config.out_dir is not None and config.figures:
-        figures = _plot_flow(p, lams, stationary, config.out_dir)
     extra = {"stationary": {r: {"lam": lams, "theory": v[0].tolist(), "sim": v[1].tolist(),
                                 "sem": v[2].tolist()} for r, v in stationary.items()}}
-    return ExperimentResult("perceptron-flow-field", tuple(comparisons), config.seed,
-                            tuple(figures), p, extra)
+    return finish("perceptron-flow-field", config, p, comparisons, extra,
+                  plot=lambda out: _plot_flow(p, lams, stationary, out))
 
 
 def _plot_flow(p, lams, stationary, out_dir) -> list[str]:
@@ -342,6 +379,14 @@ def _anisotropic_frame_cov(eps: float) -> np.ndarray:
     return anisotropic_covariance([1.0, 0.0], eps)
 
 
+def _noise_setting(kind: str, v: float):
+    """(frame covariance, reduced-chain noise arguments) of an isotropic sigma = v or an
+    anisotropy epsilon = v (sigma_par^2 = 1 + eps, sigma_perp^2 = 1 - eps)."""
+    if kind == "sigma":
+        return v**2 * np.eye(2), {"sigma": v}
+    return _anisotropic_frame_cov(v), {"sigma": np.sqrt(1 - v), "sigma_par": np.sqrt(1 + v)}
+
+
 @register_experiment(
     "perceptron-learning-time",
     "seed 002 Fig 3A, C: time for the alignment of <w> to reach 80% vs isotropic noise sigma "
@@ -349,56 +394,48 @@ def _anisotropic_frame_cov(eps: float) -> np.ndarray:
     "alignment at the predicted time vs the threshold",
     LT_PARAMS, _check_w0)
 def run_learning_time(config: RunConfig) -> ExperimentResult:
+    """The simulated alignment of the mean weight at the flow's 80% time t*, extrapolated to
+    eta -> 0, against the threshold itself."""
     p = _params(config)
     mu, w0 = problem(p["dim"], p["w0_par"], p["w0_perp"])
     mu2, w02 = _frame_theory(mu, w0)
     thr, lr = p["threshold"], p["lr"]
     sig_grid = np.linspace(0.05, 2.5, 25)
     eps_grid = np.linspace(-0.9, 0.9, 19)
-    curves = {}
-    for rule in RULES:
-        curves[rule] = (
-            np.array([alignment_time(rule, mu2, s**2 * np.eye(2), w02, threshold=thr)
-                      for s in sig_grid]),
-            np.array([alignment_time(rule, mu2, _anisotropic_frame_cov(e), w02, threshold=thr)
-                      for e in eps_grid]))
-    sim_sig, sim_eps = list(p["sim_sigmas"]), list(p["sim_eps"])
-    seeds = np.random.SeedSequence(config.seed).spawn(2 * len(RULES))
+    curves = {rule: (
+        np.array([alignment_time(rule, mu2, s**2 * np.eye(2), w02, threshold=thr)
+                  for s in sig_grid]),
+        np.array([alignment_time(rule, mu2, _anisotropic_frame_cov(e), w02, threshold=thr)
+                  for e in eps_grid])) for rule in RULES}
+
+    def alignment_at(rule, S2, noise, t_star, a_star):
+        # the simulation runs round(t*/eta) steps: shift its alignment to t* itself by the
+        # flow's change over the rounding
+        def run(eta, seed):
+            red = ReducedPerceptronRule.isotropic(rule, mu, noise["sigma"], lr=eta, extra=(w0,),
+                                                  sigma_par=noise.get("sigma_par"))
+            n = int(round(t_star / eta))
+            _, a, e = simulated_alignment(red, w0, mu, n, replicas=p["replicas"], seed=seed,
+                                          record_steps=[n], progress=config.progress)
+            flow = mean_flow(rule, mu2, S2, w02, [n * eta])
+            shift = float(alignment(mu2, flow.y[:, -1])) - a_star
+            return a[-1] - shift, e[-1], n * eta
+        return run
+
+    seeds = case_seeds(config.seed, 2 * len(RULES))
     comparisons, sims = [], {}
     for i, rule in enumerate(RULES):
-        for kind, values, ss in (("sigma", sim_sig, seeds[2 * i]), ("eps", sim_eps,
-                                                                    seeds[2 * i + 1])):
+        for kind, values, ss in (("sigma", list(p["sim_sigmas"]), seeds[2 * i]),
+                                 ("eps", list(p["sim_eps"]), seeds[2 * i + 1])):
             t_pred, A, se, raw = [], [], [], []
             for v, s in zip(values, ss.spawn(len(values))):
-                if kind == "sigma":
-                    S2 = v**2 * np.eye(2)
-                    red_args = {"sigma": v}
-                else:
-                    S2 = _anisotropic_frame_cov(v)
-                    red_args = {"sigma": np.sqrt(1 - v), "sigma_par": np.sqrt(1 + v)}
+                S2, noise = _noise_setting(kind, v)
                 t_star = alignment_time(rule, mu2, S2, w02, threshold=thr)
-                # the simulation runs round(t*/eta) steps: shift its alignment to t* itself
-                # by the flow's change over the rounding, at eta and eta/2, and extrapolate
-                # linearly to eta -> 0 (Richardson)
                 a_star = float(alignment(mu2, mean_flow(rule, mu2, S2, w02, [t_star]).y[:, -1]))
-                diffs = []
-                for k, (eta, s_k) in enumerate(zip((lr, lr / 2), s.spawn(2))):
-                    red = ReducedPerceptronRule.isotropic(rule, mu, red_args["sigma"], lr=eta,
-                                                          extra=(w0,),
-                                                          sigma_par=red_args.get("sigma_par"))
-                    n = int(round(t_star / eta))
-                    ens = frame_ensemble(red, w0, n, replicas=p["replicas"], seed=s_k,
-                                         record_steps=[n], progress=config.progress)
-                    a, e = alignment_of_mean(ens.mean[-1:], ens.cov[-1:], ens.replicas,
-                                             red.coordinates(mu))
-                    flow = mean_flow(rule, mu2, S2, w02, [n * eta])
-                    shift = float(alignment(mu2, flow.y[:, -1])) - a_star
-                    diffs.append((a[0] - shift, e[0]))
-                    if k == 0:
-                        t_pred.append(n * eta)
-                        raw.append((a[0] - shift - thr) / e[0])
-                (a1, e1), (a2, e2) = diffs
-                a0, e0 = richardson_half_step(a1, e1, a2, e2)
+                a0, e0, (a1, e1, t1), _ = extrapolate_to_zero_lr(
+                    alignment_at(rule, S2, noise, t_star, a_star), lr, s)
+                t_pred.append(t1)
+                raw.append((a1 - thr) / e1)
                 A.append(float(a0))
                 se.append(float(e0))
             comparisons.append(compare(
@@ -416,29 +453,31 @@ def run_learning_time(config: RunConfig) -> ExperimentResult:
              for r in RULES}
     extra.update({f"t80_vs_eps_{r}": {"eps": eps_grid.tolist(), "t": curves[r][1].tolist()}
                   for r in RULES})
-    figures = []
-    if config.out_dir is not None and config.figures:
-        fig, axes = new_figure(2, 1)
-        for k, rule in enumerate(RULES):
-            theory_line(axes[0, 0], sig_grid, curves[rule][0], color=f"C{k}",
-                        label=f"{rule.upper()} theory")
-            theory_line(axes[0, 1], eps_grid, curves[rule][1], color=f"C{k}",
-                        label=f"{rule.upper()} theory")
-            for j, kind in enumerate(("sigma", "eps")):
-                v, t_pred, _, _ = sims[(rule, kind)]
-                axes[0, j].plot(v, t_pred, "o", color=f"C{k}", mfc="none",
-                                label=f"{rule.upper()}: simulated alignment {thr:g} checked")
-        axes[0, 0].set(xlabel=r"isotropic input noise $\sigma$",
-                       ylabel=rf"time to {thr:.0%} alignment", title="Fig 3A")
-        axes[0, 1].set(xlabel=r"anisotropy $\epsilon$ ($\sigma_\parallel^2=1+\epsilon$, "
-                       r"$\sigma_\perp^2=1-\epsilon$)", ylabel=rf"time to {thr:.0%} alignment",
-                       title="Fig 3C")
-        for ax in axes[0]:
-            ax.legend(fontsize="small")
-        fig.tight_layout()
-        figures = save_figure(fig, config.out_dir, "perceptron_learning_time")
-    return ExperimentResult("perceptron-learning-time", tuple(comparisons), config.seed,
-                            tuple(figures), p, extra)
+    return finish("perceptron-learning-time", config, p, comparisons, extra,
+                  plot=lambda out: _plot_learning_time(sig_grid, eps_grid, curves, sims, thr,
+                                                       out))
+
+
+def _plot_learning_time(sig_grid, eps_grid, curves, sims, thr, out_dir) -> list[str]:
+    fig, axes = new_figure(2, 1)
+    for k, rule in enumerate(RULES):
+        theory_line(axes[0, 0], sig_grid, curves[rule][0], color=f"C{k}",
+                    label=f"{rule.upper()} theory")
+        theory_line(axes[0, 1], eps_grid, curves[rule][1], color=f"C{k}",
+                    label=f"{rule.upper()} theory")
+        for j, kind in enumerate(("sigma", "eps")):
+            v, t_pred, _, _ = sims[(rule, kind)]
+            axes[0, j].plot(v, t_pred, "o", color=f"C{k}", mfc="none",
+                            label=f"{rule.upper()}: simulated alignment {thr:g} checked")
+    axes[0, 0].set(xlabel=r"isotropic input noise $\sigma$",
+                   ylabel=rf"time to {thr:.0%} alignment", title="Fig 3A")
+    axes[0, 1].set(xlabel=r"anisotropy $\epsilon$ ($\sigma_\parallel^2=1+\epsilon$, "
+                   r"$\sigma_\perp^2=1-\epsilon$)", ylabel=rf"time to {thr:.0%} alignment",
+                   title="Fig 3C")
+    for ax in axes[0]:
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return save_figure(fig, out_dir, "perceptron_learning_time")
 
 
 # ====================================================================== Fig. 4
@@ -473,20 +512,22 @@ def _trace_cov(samples: np.ndarray):
     "moment ODEs (10)-(11) vs that exact answer (closure error)",
     COV_PARAMS, _check_w0)
 def run_covariance(config: RunConfig) -> ExperimentResult:
+    """tr Cov of a simulated ensemble from N(w0, c0 I), minus the O(eta) SGD-noise part of a
+    control ensemble from w0, vs the exact ensemble of flows; moment ODEs vs that answer."""
     p = _params(config)
     n = p["dim"]
     mu, w0 = problem(n, p["w0_par"], p["w0_perp"])
     lr, lam, c0 = p["lr"], p["lam"], p["c0"]
     steps = int(round(p["t_max"] / lr))
     rec = np.unique(np.linspace(0, steps, p["points"]).astype(int))
-    sigmas = list(p["sigmas"])
-    seeds = np.random.SeedSequence(config.seed).spawn(len(RULES) * len(sigmas))
-    comparisons, curves = [], []
+    cases = _rule_sigma_cases(p["sigmas"])
+    dense_t = np.linspace(0, p["t_max"], 200)
     sd0 = np.sqrt(c0)
-    for i, (rule, sigma) in enumerate((r, s) for r in RULES for s in sigmas):
+    comparisons, curves = [], []
+    for (rule, sigma), seed in zip(cases, case_seeds(config.seed, len(cases))):
         Sigma = sigma**2 * np.eye(n)
         sim = PerceptronRule(rule, mu, Sigma, lr=lr, lam=lam)
-        main, control = seeds[i].spawn(2)
+        main, control = seed.spawn(2)
         ens = simulate_ensemble(sim, lambda g: w0 + sd0 * g.standard_normal(n), steps,
                                 replicas=p["replicas"], seed=main, record_steps=rec,
                                 keep_samples=True, progress=config.progress)
@@ -494,15 +535,15 @@ def run_covariance(config: RunConfig) -> ExperimentResult:
                                 record_steps=rec, keep_samples=True, progress=config.progress)
         tr, se = _trace_cov(ens.samples)
         tr0, se0 = _trace_cov(ctl.samples)
-        sim, sim_se = tr - tr0, np.hypot(se, se0)
+        sim_tr, sim_se = tr - tr0, np.hypot(se, se0)
         exact = isotropic_flow_ensemble(rule, mu, sigma**2, w0, c0, ens.times, lam)
         mf = moment_flow(rule, mu, Sigma, w0, c0 * np.eye(n), ens.times, lam=lam)
         raw = compare("raw", exact.trace_cov, tr, se)
-        vs_ode = compare("ode", mf.trace_cov, sim, sim_se)
+        vs_ode = compare("ode", mf.trace_cov, sim_tr, sim_se)
         label = f"{rule.upper()}, sigma={sigma:g}"
         comparisons.append(compare(
             f"tr Cov(w), {label}: simulation vs exact eta->0 ensemble of flows",
-            exact.trace_cov, sim, sim_se, x=ens.times,
+            exact.trace_cov, sim_tr, sim_se, x=ens.times,
             note=f"{p['replicas']} networks from N(w0, {c0:g} I), N={n}, eta={lr:g}, "
                  f"lambda={lam:g}; theory: every replica's deterministic flow, averaged by "
                  f"quadrature ({exact.nodes} nodes); the O(eta) SGD-noise covariance is "
@@ -515,38 +556,38 @@ def run_covariance(config: RunConfig) -> ExperimentResult:
             note=f"second-order closure (correction 1/2), error O(c0^2): passes iff within "
                  f"10% at every time; moment ODEs vs the simulation directly: max|z| = "
                  f"{vs_ode.max_abs_z:.2f}"))
-        dense_t = np.linspace(0, p["t_max"], 200)
         dense = moment_flow(rule, mu, Sigma, w0, c0 * np.eye(n), dense_t, lam=lam)
         dense_exact = isotropic_flow_ensemble(rule, mu, sigma**2, w0, c0, dense_t, lam)
-        curves.append((rule, sigma, ens.times, sim, sim_se, dense_t, dense.trace_cov,
+        curves.append((rule, sigma, ens.times, sim_tr, sim_se, dense_t, dense.trace_cov,
                        dense_exact.trace_cov))
     extra = {"decay_ratio": {f"{r}_sigma{s:g}": float(d[-1] / d[0])
                              for (r, s, _, _, _, _, d, _) in curves},
              "closure_max_rel_err": {f"{r}_sigma{s:g}": float(np.max(np.abs(d / e - 1)))
                                      for (r, s, _, _, _, _, d, e) in curves}}
-    figures = []
-    if config.out_dir is not None and config.figures:
-        fig, axes = new_figure(2, 1)
-        for j, rule in enumerate(RULES):
-            ax = axes[0, j]
-            k = 0
-            for (r, sigma, t, m, s, td, th, ex) in curves:
-                if r != rule:
-                    continue
-                theory_line(ax, td, ex, color=f"C{k}",
-                            label=rf"exact $\eta\to0$ (ensemble of flows), $\sigma$={sigma:g}")
-                theory_line(ax, td, th, color=f"C{k}", ls="--", lw=1,
-                            label="moment ODEs (10)-(11)" if k == 0 else None)
-                simulation_points(ax, t, m, s, color=f"C{k}",
-                                  label="simulated ensemble" if k == 0 else None)
-                k += 1
-            ax.set(yscale="log", xlabel=r"time $t$", ylabel=r"$\mathrm{tr\,Cov}(w)$",
-                   title=f"{_LABEL[rule]}, $\\lambda$={lam:g}")
-            ax.legend(fontsize="small")
-        fig.tight_layout()
-        figures = save_figure(fig, config.out_dir, "perceptron_covariance")
-    return ExperimentResult("perceptron-covariance", tuple(comparisons), config.seed,
-                            tuple(figures), p, extra)
+    return finish("perceptron-covariance", config, p, comparisons, extra,
+                  plot=lambda out: _plot_covariance(curves, lam, out))
+
+
+def _plot_covariance(curves, lam, out_dir) -> list[str]:
+    fig, axes = new_figure(2, 1)
+    for j, rule in enumerate(RULES):
+        ax = axes[0, j]
+        k = 0
+        for (r, sigma, t, m, s, td, th, ex) in curves:
+            if r != rule:
+                continue
+            theory_line(ax, td, ex, color=f"C{k}",
+                        label=rf"exact $\eta\to0$ (ensemble of flows), $\sigma$={sigma:g}")
+            theory_line(ax, td, th, color=f"C{k}", ls="--", lw=1,
+                        label="moment ODEs (10)-(11)" if k == 0 else None)
+            simulation_points(ax, t, m, s, color=f"C{k}",
+                              label="simulated ensemble" if k == 0 else None)
+            k += 1
+        ax.set(yscale="log", xlabel=r"time $t$", ylabel=r"$\mathrm{tr\,Cov}(w)$",
+               title=f"{_LABEL[rule]}, $\\lambda$={lam:g}")
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return save_figure(fig, out_dir, "perceptron_covariance")
 
 
 # ====================================================================== Fig. 5
@@ -651,32 +692,36 @@ def run_digits(config: RunConfig) -> ExperimentResult:
                 A_se, x=sim.times, dof=dof,
                 note="delta-method SE of the alignment of the shuffle-mean weights"),
     ]
-    figures = []
-    if config.out_dir is not None and config.figures:
-        fig, axes = new_figure(2, 1)
-        td = np.geomspace(sim.times[0], sim.times[-1], 200)
-        dense = mean_flow("sl", cs.mu_pos, cs.Sigma_pos, w0, td, p["lam"],
-                          mu_neg=cs.mu_neg, Sigma_neg=cs.Sigma_neg).y.T
-        theory_line(axes[0, 0], td, gaussian_accuracy(dense, cs.mu_pos, cs.Sigma_pos, cs.mu_neg,
-                                                      cs.Sigma_neg, cs.p_pos),
-                    color="C0", label="theory (Gaussian classes, mean flow)")
-        simulation_points(axes[0, 0], sim.times, acc_mean, acc_se, color="C1",
-                          label=f"SGD on the data ({R} shuffles), test set")
-        axes[0, 0].set(xscale="log", xlabel=r"time $t=\eta\times$updates",
-                       ylabel="test accuracy", title=data.name)
-        theory_line(axes[0, 1], td, alignment(cs.mu_pos, dense), color="C0", label="theory")
-        simulation_points(axes[0, 1], sim.times, A, A_se, color="C1", label="SGD")
-        axes[0, 1].set(xscale="log", xlabel=r"time $t$",
-                       ylabel=r"alignment of $\langle w\rangle$ with $\mu_{1}$")
-        for ax in axes[0]:
-            ax.legend(fontsize="small")
-        fig.tight_layout()
-        figures = save_figure(fig, config.out_dir, "perceptron_digits")
     extra = {"data": data.to_dict(), "n_train": n, "n_test": test.n,
              "final_test_accuracy_sim": float(acc_mean[-1]),
              "final_test_accuracy_theory": float(acc_theory[-1])}
-    return ExperimentResult("perceptron-digits", tuple(comparisons), config.seed,
-                            tuple(figures), p, extra)
+    curves = (data.name, cs, w0, sim.times, acc_mean, acc_se, A, A_se, R)
+    return finish("perceptron-digits", config, p, comparisons, extra,
+                  plot=lambda out: _plot_digits(p, curves, out))
+
+
+def _plot_digits(p, curves, out_dir) -> list[str]:
+    name, cs, w0, times, acc_mean, acc_se, A, A_se, R = curves
+    fig, axes = new_figure(2, 1)
+    td = np.geomspace(times[0], times[-1], 200)
+    dense = mean_flow("sl", cs.mu_pos, cs.Sigma_pos, w0, td, p["lam"],
+                      mu_neg=cs.mu_neg, Sigma_neg=cs.Sigma_neg).y.T
+    theory_line(axes[0, 0], td, gaussian_accuracy(dense, cs.mu_pos, cs.Sigma_pos, cs.mu_neg,
+                                                  cs.Sigma_neg, cs.p_pos),
+                color="C0", label="theory (Gaussian classes, mean flow)")
+    simulation_points(axes[0, 0], times, acc_mean, acc_se, color="C1",
+                      label=f"SGD on the data ({R} shuffles), test set")
+    axes[0, 0].set(xscale="log", xlabel=r"time $t=\eta\times$updates",
+                   ylabel="test accuracy", title=name)
+    theory_line(axes[0, 1], td, alignment(cs.mu_pos, dense), color="C0", label="theory")
+    simulation_points(axes[0, 1], times, A, A_se, color="C1", label="SGD")
+    axes[0, 1].set(xscale="log", xlabel=r"time $t$",
+                   ylabel=r"alignment of $\langle w\rangle$ with $\mu_{1}$")
+    for ax in axes[0]:
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return save_figure(fig, out_dir, "perceptron_digits")
+
 
 
 # ====================================================================== Fig. 6
@@ -804,18 +849,20 @@ def simulate_forgetting(rule: str, sigma: float, p: dict, seed):
     "reduced chain, N = 500)",
     FG_PARAMS, _check_forgetting)
 def run_forgetting(config: RunConfig) -> ExperimentResult:
+    """The alignment of the simulated mean weight with mu_0 after each task, extrapolated to
+    eta -> 0, vs the mean flow's forgetting curve."""
     p = _params(config)
     sigmas = list(p["sigmas"])
-    seeds = np.random.SeedSequence(config.seed).spawn(len(RULES) * len(sigmas))
+    cases = _rule_sigma_cases(sigmas)
     comparisons, results = [], {}
-    for i, (rule, sigma) in enumerate((r, s) for r in RULES for s in sigmas):
-        # at N = 500 the O(eta N sigma^2) bias is ~1 standard error at sigma = 2: run at eta
-        # and eta/2 and extrapolate linearly to eta -> 0 (Richardson)
-        s1, s2 = seeds[i].spawn(2)
-        v = simulate_forgetting(rule, sigma, p, s1)
-        half = simulate_forgetting(rule, sigma, {**p, "lr": p["lr"] / 2}, s2)
+    for (rule, sigma), seed in zip(cases, case_seeds(config.seed, len(cases))):
+        # at N = 500 the O(eta N sigma^2) bias is ~1 standard error at sigma = 2
+        def run(eta, s, rule=rule, sigma=sigma):
+            v = simulate_forgetting(rule, sigma, {**p, "lr": eta}, s)
+            return v["sim"], v["sem"], v
+        sim, sem, (_, _, v), _ = extrapolate_to_zero_lr(run, p["lr"], seed)
         raw = compare("raw", v["theory"], v["sim"], v["sem"])
-        v["sim"], v["sem"] = richardson_half_step(v["sim"], v["sem"], half["sim"], half["sem"])
+        v["sim"], v["sem"] = sim, sem
         v["rate_sim"], v["r2_sim"] = forgetting_rate(v["sim"], v["sem"])
         comparisons.append(compare(
             f"alignment of <w> with mu_0 after each task, {rule.upper()}, sigma={sigma:g}",
@@ -834,11 +881,8 @@ def run_forgetting(config: RunConfig) -> ExperimentResult:
                                  "rate_sim": v["rate_sim"], "r2_theory": v["r2_theory"],
                                  "r2_sim": v["r2_sim"]}
              for (r, s), v in results.items()}
-    figures = []
-    if config.out_dir is not None and config.figures:
-        figures = _plot_forgetting(results, sigmas, config.out_dir)
-    return ExperimentResult("perceptron-forgetting", tuple(comparisons), config.seed,
-                            tuple(figures), p, extra)
+    return finish("perceptron-forgetting", config, p, comparisons, extra,
+                  plot=lambda out: _plot_forgetting(results, sigmas, out))
 
 
 def _plot_forgetting(results, sigmas, out_dir) -> list[str]:
