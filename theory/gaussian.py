@@ -41,8 +41,8 @@ import sympy as sp
 from theory.serialize import register_function
 
 __all__ = [
-    "owens_t", "owens_t_mpmath", "Phi", "phi_n", "E_Phi", "E_phi_n", "E_Phi_phi_n", "E_Phi2", "E_u_Phi",
-    "E_u_Phi2", "stein", "RULES", "expect",
+    "owens_t", "owens_t_mpmath", "Phi", "phi_n", "E_Phi", "E_phi_n", "E_Phi_phi_n", "E_Phi2",
+    "E_u_Phi", "E_u_Phi2", "stein", "RULES", "expect",
 ]
 
 
