@@ -214,3 +214,27 @@ def test_covariance_rejects_a_doubled_trace(monkeypatch, target, judged):
 
     res = _patched_run(monkeypatch, "perceptron-covariance", target, doubled)
     assert not any(c.passed for c in res.comparisons if judged in c.name)
+
+
+def test_forgetting_extrapolates_a_linear_learning_rate_bias_away(monkeypatch):
+    """A synthetic simulation whose mean is theory + c eta (SE 1e-4, c eta = 50 SE at the
+    experiment's eta) goes through the experiment's eta -> 0 extrapolation: it must come out
+    on the theory (every z = 0); the eta and eta/2 runs swapped would leave 1.5 c eta."""
+    from validate.experiments import perceptron as exp
+
+    lrs = []
+
+    def fake(rule, sigma, p, seed):
+        lrs.append(p["lr"])
+        theory = 0.8 * 0.6 ** np.arange(p["tasks"] + 1)
+        return dict(durations=np.ones(theory.size), theory=theory,
+                    sim=theory + (50 * 1e-4 / 1e-4) * p["lr"], sem=np.full(theory.size, 1e-4),
+                    curves=[], sim_curves=[], rate_theory=0.51, r2_theory=1.0, rate_sim=0.5,
+                    r2_sim=1.0)
+
+    monkeypatch.setattr(exp, "simulate_forgetting", fake)
+    res = run_experiment("perceptron-forgetting", RunConfig(quick=True, seed=0, figures=False,
+                                                            params={"lr": 1e-4}))
+    assert sorted(set(lrs)) == [5e-5, 1e-4]
+    for c in res.comparisons:
+        assert c.passed and c.max_abs_z < 1e-6, c.summary()
