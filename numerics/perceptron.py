@@ -35,7 +35,6 @@ g_{cc}\nabla c^\top C\nabla c + 2k^2 g_c\operatorname{tr}(\Sigma C)`, and
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -48,6 +47,7 @@ from scipy.optimize import brentq
 from numerics.checks import as_covariance, as_nonnegative, as_positive, as_vector
 from numerics.compile import compile_expressions, compile_scalar
 from numerics.integrate import DivergenceError, Trajectory, integrate
+from numerics.threads import single_thread_blas
 from theory.perceptron import (
     K,
     check_rule,
@@ -76,16 +76,12 @@ def _g(rule: str, y: int, order: int):
 
 
 def _single_thread_blas():
-    """Limit BLAS to one thread while integrating (threadpoolctl, when installed).
+    """Limit BLAS to one thread while integrating (:func:`numerics.threads.single_thread_blas`).
 
     The right-hand sides do many small BLAS calls; on a loaded machine OpenBLAS's threads
     spin against each other and the wall time grows ~10x (measured at N = 500).
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: without it BLAS keeps its default threading
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return single_thread_blas()
 
 
 def _eval(f, a, c) -> np.ndarray:
