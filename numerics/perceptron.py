@@ -52,6 +52,7 @@ from theory.perceptron import (
     K,
     check_rule,
     fixed_point_function,
+    fixed_point_jacobian,
     reduced_flow,
     scalar_derivatives,
 )
@@ -59,6 +60,7 @@ from theory.perceptron import (
 __all__ = [
     "mean_drift", "mean_drift_two_class", "mean_flow", "alignment", "alignment_time",
     "moment_flow", "MomentFlow", "asymptotic_norm", "reduced_rates", "anisotropic_covariance",
+    "fixed_point_eigenvalues",
 ]
 
 _K = float(K)
@@ -644,6 +646,22 @@ def asymptotic_norm(rule: str, sigma: float, lam: float, mu_norm: float = 1.0) -
         if hi > 1e12:
             raise ValueError("no fixed point below |w| = 1e12 (the flow diverges)")
     return float(brentq(R, lo, hi, xtol=1e-14, rtol=1e-13))
+
+
+@lru_cache(maxsize=4)
+def _fixed_point_jac(rule: str):
+    (r, s2, lam), J = fixed_point_jacobian(rule)
+    return compile_expressions([J[0, 0], J[1, 1]], [r, s2, lam])
+
+
+def fixed_point_eigenvalues(rule: str, sigma: float, lam: float) -> tuple[float, float, float]:
+    r"""``(|w*|, along, across)``: the isotropic fixed point (:func:`asymptotic_norm`,
+    :math:`|\mu| = 1`) and the eigenvalues of the drift's Jacobian there, along :math:`\mu`
+    and across it (multiplicity N - 1), lambdified from
+    :func:`theory.perceptron.fixed_point_jacobian`.  Both negative: locally stable."""
+    r = asymptotic_norm(rule, sigma, lam)
+    along, across = _fixed_point_jac(check_rule(rule))(r, float(sigma) ** 2, float(lam))
+    return r, float(along), float(across)
 
 
 def anisotropic_covariance(mu, epsilon: float, total: float = 1.0) -> np.ndarray:
