@@ -10,7 +10,8 @@ times, all lambdified from :mod:`theory.perceptron`).  Simulation: the online ru
 Experiments: ``perceptron-learning-curves`` (Fig. 2C-D; ``--param sigmoid=logistic`` runs
 the paper's logistic sigmoid against the erf theory), ``perceptron-flow-field`` (Fig. 2A-B,
 E), ``perceptron-learning-time`` (Fig. 3A, C), ``perceptron-covariance`` (Fig. 4),
-``perceptron-digits`` (Fig. 5), ``perceptron-forgetting`` (Fig. 6).
+``perceptron-digits`` (Fig. 5); Fig. 6 (forgetting) is in
+:mod:`validate.experiments.perceptron_forgetting`.
 
 Statistics.  Replicas are independent; a mean curve is judged with a Šidák bound over its
 points (:func:`validate.compare.compare`).  The alignment of the mean,
@@ -53,7 +54,7 @@ from numerics.sim.perceptron import (
     train_on_dataset,
 )
 from validate.compare import compare, richardson_half_step, tolerance_check
-from validate.params import Bool, Choice, Float, FloatList, Int, Text
+from validate.params import Choice, Float, FloatList, Int, Text
 from validate.plotting import new_figure, save_figure, simulation_points, theory_line
 from validate.registry import ExperimentResult, RunConfig, register_experiment
 
@@ -427,7 +428,7 @@ def run_learning_time(config: RunConfig) -> ExperimentResult:
     for i, rule in enumerate(RULES):
         for kind, values, ss in (("sigma", list(p["sim_sigmas"]), seeds[2 * i]),
                                  ("eps", list(p["sim_eps"]), seeds[2 * i + 1])):
-            t_pred, A, se, raw = [], [], [], []
+            t_pred, A, se, raw, t_sim, t_se = [], [], [], [], [], []
             for v, s in zip(values, ss.spawn(len(values))):
                 S2, noise = _noise_setting(kind, v)
                 t_star = alignment_time(rule, mu2, S2, w02, threshold=thr)
@@ -438,6 +439,11 @@ def run_learning_time(config: RunConfig) -> ExperimentResult:
                 raw.append((a1 - thr) / e1)
                 A.append(float(a0))
                 se.append(float(e0))
+                # the simulated mean's own 80% time, to first order: where its alignment
+                # (a0 at t*) would reach the threshold at the flow's local rate dA/dt
+                rate = _alignment_rate(rule, mu2, S2, w02, t_star)
+                t_sim.append(t_star + (thr - float(a0)) / rate)
+                t_se.append(float(e0) / rate)
             comparisons.append(compare(
                 f"alignment at the predicted 80% time, {rule.upper()}, vs {kind}",
                 np.full(len(values), thr), A, se, x=values,
@@ -448,36 +454,58 @@ def run_learning_time(config: RunConfig) -> ExperimentResult:
                      f"~1 standard error at eta = {lr:g}, sigma = 2); {p['replicas']} replicas "
                      f"each, N={p['dim']}; at eta = {lr:g} alone z = "
                      f"{np.round(raw, 2).tolist()}"))
-            sims[(rule, kind)] = (values, t_pred, A, se)
+            sims[(rule, kind)] = (values, t_pred, A, se, t_sim, t_se)
     extra = {f"t80_vs_sigma_{r}": {"sigma": sig_grid.tolist(), "t": curves[r][0].tolist()}
              for r in RULES}
     extra.update({f"t80_vs_eps_{r}": {"eps": eps_grid.tolist(), "t": curves[r][1].tolist()}
                   for r in RULES})
+    extra["simulated_t80"] = {f"{r}_vs_{k}": {"x": list(v[0]), "t_theory": list(v[1]),
+                                              "t_sim": v[4], "t_sim_se": v[5]}
+                              for (r, k), v in sims.items()}
     return finish("perceptron-learning-time", config, p, comparisons, extra,
                   plot=lambda out: _plot_learning_time(sig_grid, eps_grid, curves, sims, thr,
                                                        out))
 
 
+def _alignment_rate(rule, mu2, S2, w02, t_star: float) -> float:
+    """dA/dt of the mean flow's alignment at t* (central difference, h = 1e-4 t*)."""
+    h = 1e-4 * t_star
+    a = alignment(mu2, mean_flow(rule, mu2, S2, w02, [t_star - h, t_star + h]).y.T)
+    return float((a[1] - a[0]) / (2 * h))
+
+
 def _plot_learning_time(sig_grid, eps_grid, curves, sims, thr, out_dir) -> list[str]:
-    fig, axes = new_figure(2, 1)
+    fig, axes = new_figure(2, 2)
     for k, rule in enumerate(RULES):
         theory_line(axes[0, 0], sig_grid, curves[rule][0], color=f"C{k}",
                     label=f"{rule.upper()} theory")
         theory_line(axes[0, 1], eps_grid, curves[rule][1], color=f"C{k}",
                     label=f"{rule.upper()} theory")
         for j, kind in enumerate(("sigma", "eps")):
-            v, t_pred, _, _ = sims[(rule, kind)]
-            axes[0, j].plot(v, t_pred, "o", color=f"C{k}", mfc="none",
-                            label=f"{rule.upper()}: simulated alignment {thr:g} checked")
+            v, t_pred, A, se, t_sim, t_se = sims[(rule, kind)]
+            simulation_points(axes[0, j], v, t_sim, t_se, color=f"C{k}",
+                              label=f"{rule.upper()}: simulated 80% time")
+            simulation_points(axes[1, j], np.asarray(v) + 0.01 * (k - 0.5), A, se,
+                              color=f"C{k}", label=f"{rule.upper()}: simulated alignment at "
+                              "the theory's t*")
+            axes[1, j].axhline(thr, color="k", lw=0.8)
     axes[0, 0].set(xlabel=r"isotropic input noise $\sigma$",
                    ylabel=rf"time to {thr:.0%} alignment", title="Fig 3A")
     axes[0, 1].set(xlabel=r"anisotropy $\epsilon$ ($\sigma_\parallel^2=1+\epsilon$, "
                    r"$\sigma_\perp^2=1-\epsilon$)", ylabel=rf"time to {thr:.0%} alignment",
                    title="Fig 3C")
-    for ax in axes[0]:
-        ax.legend(fontsize="small")
+    axes[1, 0].set(xlabel=r"isotropic input noise $\sigma$",
+                   ylabel=r"alignment of $\langle w\rangle$ at $t^*$ ($\eta\to0$)")
+    axes[1, 1].set(xlabel=r"anisotropy $\epsilon$",
+                   ylabel=r"alignment of $\langle w\rangle$ at $t^*$ ($\eta\to0$)")
+    for ax in axes.ravel():
+        ax.legend(fontsize="x-small")
     fig.tight_layout()
-    return save_figure(fig, out_dir, "perceptron_learning_time")
+    return save_figure(fig, out_dir, "perceptron_learning_time", caption=(
+        "Lines: theory (mean flow). Top: the simulated mean's time to 80% alignment, "
+        "t* + (0.8 - A)/A'(t*) from its alignment A at the theory's t* (extrapolated to eta -> "
+        "0) and the flow's rate A'; bars one standard error (SE of A / A'). Bottom: A itself "
+        "against 0.8, bars one standard error over independent replicas."))
 
 
 # ====================================================================== Fig. 4
@@ -721,194 +749,3 @@ def _plot_digits(p, curves, out_dir) -> list[str]:
         ax.legend(fontsize="small")
     fig.tight_layout()
     return save_figure(fig, out_dir, "perceptron_digits")
-
-
-
-# ====================================================================== Fig. 6
-
-FG_PARAMS = {
-    "dim": _dim(500), "lr": _lr(1e-4),
-    "lam": Float(1.0, "L2 strength lambda", ge=0),
-    "sigmas": FloatList("0.5,2.0", "isotropic class noise levels sigma", gt=0),
-    "tasks": Int(10, "tasks after the first (each with a new random mu)", min=1, quick=6),
-    "task_time": Float(0.5, "training time per later task", gt=0),
-    "replicas": Int(100, "independent learners per rule and sigma", min=2, quick=60),
-    "threshold": Float(0.8, "alignment that ends training on task 0", gt=0, lt=1),
-    "w0_norm": Float(0.1, "norm of the random initial weight", gt=0),
-    "task_seed": Int(2024, "seed of the task directions", min=0),
-    "orthogonal_tasks": Bool(True, "orthonormalise the task directions (needs dim >= tasks "
-                             "+ 1)"),
-    "curve_points": Int(6, "points recorded within each task", min=2),
-}
-
-
-def _check_forgetting(p: dict, quick: bool) -> None:
-    if p["orthogonal_tasks"] and p["dim"] < p["tasks"] + 1:
-        raise ValueError(f"orthogonal_tasks needs dim >= tasks + 1 = {p['tasks'] + 1}, got "
-                         f"dim = {p['dim']}")
-
-
-def task_vectors(dim: int, tasks: int, seed: int, orthogonal: bool = True) -> np.ndarray:
-    """``tasks + 1`` random unit vectors in R^dim (rows; the last is the initial weight
-    direction) from ``default_rng(seed)``; with ``orthogonal`` they are orthonormalised (the
-    N -> infinity limit of random directions: no O(1/sqrt(N)) overlaps between tasks)."""
-    rng = np.random.default_rng(seed)
-    M = rng.standard_normal((tasks + 1, dim))
-    if orthogonal:
-        Q, _ = np.linalg.qr(M.T)
-        return Q.T
-    return M / np.linalg.norm(M, axis=1, keepdims=True)
-
-
-def forgetting_theory(rule: str, means_c: np.ndarray, sigma: float, lam: float,
-                      threshold: float, task_time: float, w0_c: np.ndarray,
-                      curve_points: int = 6):
-    """Mean-flow protocol in frame coordinates: train task 0 until the alignment with its
-    mean reaches ``threshold`` (event-located), then each later task for ``task_time``.
-    Returns the durations, the alignment with task 0 after each task, and learning curves."""
-    K = means_c.shape[1]
-    S = sigma**2 * np.eye(K)
-    w = np.array(w0_c, dtype=float)
-    durations, forget, curves = [], [], []
-    t0 = 0.0
-    for k, mk in enumerate(means_c):
-        T = alignment_time(rule, mk, S, w, lam, threshold=threshold) if k == 0 else task_time
-        if not np.isfinite(T):
-            raise RuntimeError(f"the mean flow never reaches alignment {threshold} on task 0")
-        ts = np.linspace(0, T, curve_points * 10)
-        fl = mean_flow(rule, mk, S, w, ts, lam)
-        curves.append((t0 + ts, alignment(means_c[0], fl.y.T), alignment(mk, fl.y.T)))
-        w = fl.y[:, -1]
-        durations.append(T)
-        forget.append(float(alignment(means_c[0], w)))
-        t0 += T
-    return np.array(durations), np.array(forget), curves
-
-
-def forgetting_rate(forget: np.ndarray, sem=None) -> tuple[float, float]:
-    """Exponential fit of the alignment with task 0 after tasks 1..K-1: ``(rate, r2)`` with
-    :math:`\\log A_k \approx c - \text{rate}\\,k` and the fit's R^2, over the leading tasks
-    whose alignment is positive (and above 3 standard errors when ``sem`` is given)."""
-    k = np.arange(1, forget.size)
-    y = np.asarray(forget[1:], dtype=float)
-    ok = y > (0 if sem is None else 3 * np.asarray(sem, dtype=float)[1:])
-    ok = np.cumprod(ok).astype(bool)  # stop at the first task lost in the noise
-    if ok.sum() < 3:
-        return float("nan"), float("nan")
-    k, ly = k[ok], np.log(y[ok])
-    coef = np.polyfit(k, ly, 1)
-    resid = ly - np.polyval(coef, k)
-    r2 = 1 - resid.var() / ly.var() if ly.var() > 0 else 1.0
-    return float(-coef[0]), float(r2)
-
-
-def simulate_forgetting(rule: str, sigma: float, p: dict, seed):
-    """Theory and reduced-chain simulation of the continual-learning protocol."""
-    dim, lr, lam, thr = p["dim"], p["lr"], p["lam"], p["threshold"]
-    vecs = task_vectors(dim, p["tasks"], p["task_seed"], bool(p["orthogonal_tasks"]))
-    means, w0 = vecs[:-1], p["w0_norm"] * vecs[-1]
-    base = ReducedPerceptronRule.isotropic(rule, means[0], sigma, lr=lr, lam=lam,
-                                           extra=(*means[1:], w0))
-    means_c = means @ base.frame  # (tasks, K)
-    K = base.K
-    durations, forget_th, curves = forgetting_theory(rule, means_c, sigma, lam, thr,
-                                                     p["task_time"], base.coordinates(w0),
-                                                     p["curve_points"])
-    task_ss = seed.spawn(len(means))
-    R = p["replicas"]
-    state = base.reduce(w0)
-    A, A_se, t_end, sim_curves = [], [], 0.0, []
-    for k, (mk, T, ss) in enumerate(zip(means, durations, task_ss)):
-        rule_k = base.with_means(mk)
-        n = max(1, int(round(T / lr)))
-        rec = np.unique(np.linspace(0, n, p["curve_points"]).astype(int))
-        ens = simulate_ensemble(rule_k, state, n, replicas=R, seed=ss, record_steps=rec,
-                                keep_samples=True)
-        c = ens.samples[..., :K]  # (m, R, K)
-        covs = np.stack([np.cov(ci.T) for ci in c])
-        a0, a0_se = alignment_of_mean(c.mean(axis=1), covs, R, means_c[0])
-        ak, _ = alignment_of_mean(c.mean(axis=1), covs, R, means_c[k])
-        sim_curves.append((t_end + ens.times, a0, a0_se, ak))
-        A.append(a0[-1])
-        A_se.append(a0_se[-1])
-        state = ens.samples[-1].copy()
-        t_end += n * lr
-    A, A_se = np.array(A), np.array(A_se)
-    rate_th, r2_th = forgetting_rate(forget_th)
-    rate_sim, r2_sim = forgetting_rate(A, A_se)
-    return dict(durations=durations, theory=forget_th, sim=A, sem=A_se, curves=curves,
-                sim_curves=sim_curves, rate_theory=rate_th, r2_theory=r2_th,
-                rate_sim=rate_sim, r2_sim=r2_sim)
-
-
-@register_experiment(
-    "perceptron-forgetting",
-    "seed 002 Fig 6: continual learning from a random w0: train task 0 to 80% alignment, "
-    "then tasks 1..9 (new random mu) for a fixed time each; alignment of <w> with mu_0 after "
-    "each task (forgetting curve), SL vs RL, two noise levels; mean flow vs simulation (exact "
-    "reduced chain, N = 500)",
-    FG_PARAMS, _check_forgetting)
-def run_forgetting(config: RunConfig) -> ExperimentResult:
-    """The alignment of the simulated mean weight with mu_0 after each task, extrapolated to
-    eta -> 0, vs the mean flow's forgetting curve."""
-    p = _params(config)
-    sigmas = list(p["sigmas"])
-    cases = _rule_sigma_cases(sigmas)
-    comparisons, results = [], {}
-    for (rule, sigma), seed in zip(cases, case_seeds(config.seed, len(cases))):
-        # at N = 500 the O(eta N sigma^2) bias is ~1 standard error at sigma = 2
-        def run(eta, s, rule=rule, sigma=sigma):
-            v = simulate_forgetting(rule, sigma, {**p, "lr": eta}, s)
-            return v["sim"], v["sem"], v
-        sim, sem, (_, _, v), _ = extrapolate_to_zero_lr(run, p["lr"], seed)
-        raw = compare("raw", v["theory"], v["sim"], v["sem"])
-        v["sim"], v["sem"] = sim, sem
-        v["rate_sim"], v["r2_sim"] = forgetting_rate(v["sim"], v["sem"])
-        comparisons.append(compare(
-            f"alignment of <w> with mu_0 after each task, {rule.upper()}, sigma={sigma:g}",
-            v["theory"], v["sim"], v["sem"], x=np.arange(v["theory"].size),
-            note=f"w0 = {p['w0_norm']:g} x a random unit vector; task 0 until 80% alignment "
-                 f"(t = {v['durations'][0]:.4g}), tasks 1.. for t = {p['task_time']:g} each; "
-                 f"{p['replicas']} replicas, N={p['dim']}, lambda={p['lam']:g}; simulations "
-                 f"at eta = {p['lr']:g} and {p['lr'] / 2:g} extrapolated to eta -> 0 "
-                 f"(Richardson; at eta = {p['lr']:g} alone max|z| = {raw.max_abs_z:.2f}); "
-                 f"forgetting rate per task theory {v['rate_theory']:.3f}, simulation "
-                 f"{v['rate_sim']:.3f}"))
-        results[(rule, sigma)] = v
-    extra = {f"{r}_sigma{s:g}": {"durations": v["durations"].tolist(),
-                                 "theory": v["theory"].tolist(), "sim": v["sim"].tolist(),
-                                 "sem": v["sem"].tolist(), "rate_theory": v["rate_theory"],
-                                 "rate_sim": v["rate_sim"], "r2_theory": v["r2_theory"],
-                                 "r2_sim": v["r2_sim"]}
-             for (r, s), v in results.items()}
-    return finish("perceptron-forgetting", config, p, comparisons, extra,
-                  plot=lambda out: _plot_forgetting(results, sigmas, out))
-
-
-def _plot_forgetting(results, sigmas, out_dir) -> list[str]:
-    fig, axes = new_figure(2, 1)
-    ax = axes[0, 0]
-    rule, sigma = "sl", sigmas[0]
-    v = results[(rule, sigma)]
-    for k, (t, a0, ak) in enumerate(v["curves"][:3]):
-        theory_line(ax, t, ak, color=f"C{k}", label=f"task {k}: theory (line), simulation (o)")
-        theory_line(ax, t, a0, color="k", ls=":", lw=1,
-                    label="task 0 while learning later tasks" if k == 1 else None)
-        ts, s0, s0e, sk = v["sim_curves"][k]
-        ax.plot(ts, sk, "o", color=f"C{k}", ms=3)
-    ax.set(xlabel=r"time $t$", ylabel=r"alignment of $\langle w\rangle$ with task mean",
-           title=rf"SL, $\sigma$={sigma:g}: tasks 0, 1, 2 (dotted: task 0)")
-    ax.legend(fontsize="small")
-    ax = axes[0, 1]
-    for key, v in results.items():
-        k = np.arange(v["theory"].size)
-        ls = "-" if key[0] == "sl" else "--"
-        theory_line(ax, k, np.abs(v["theory"]), color=f"C{sigmas.index(key[1])}", ls=ls,
-                    label=rf"{key[0].upper()} $\sigma$={key[1]:g} theory")
-        simulation_points(ax, k, np.abs(v["sim"]), v["sem"], color=f"C{sigmas.index(key[1])}",
-                          fmt="o" if key[0] == "sl" else "s", mfc="none")
-    ax.set(yscale="log", xlabel="tasks learned after task 0",
-           ylabel=r"|alignment of $\langle w\rangle$ with $\mu_0$|", title="forgetting curves")
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    return save_figure(fig, out_dir, "perceptron_forgetting")
