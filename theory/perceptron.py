@@ -69,7 +69,8 @@ from theory.gaussian import expect, owens_t
 from theory.moments import derive_moments
 
 __all__ = [
-    "RULES", "K", "sigmoid", "check_rule", "class_update_factor", "ClassScalars",
+    "RULES", "K", "sigmoid", "logistic", "SIGMOIDS", "check_rule", "class_update_factor",
+    "ClassScalars",
     "class_scalars", "drift_vector", "ReducedFlow", "reduced_flow", "log_alignment_rate",
     "noise_coefficient", "anisotropy_coefficient", "fixed_point_function",
     "small_noise_drift", "small_noise_trace_rate", "scalar_derivatives", "fixed_point_jacobian",
@@ -102,20 +103,32 @@ def check_rule(rule: str) -> str:
     return r
 
 
-def class_update_factor(rule: str, y: int, s=_s):
+def logistic(z):
+    r"""The logistic sigmoid :math:`1/(1+e^{-z})` that seed 002's simulations used."""
+    return 1 / (1 + sp.exp(-z))
+
+
+#: the output nonlinearities by name (the theory's closed forms are for ``"erf"``)
+SIGMOIDS = {"erf": sigmoid, "logistic": logistic}
+
+
+def class_update_factor(rule: str, y: int, s=_s, phi=sigmoid):
     r""":math:`G_y(s)` with :math:`\langle f\rangle_{x|y} = E[G_y(w\cdot x)\,x] - \lambda w`.
 
     SL (eq. (12)): :math:`G_y = \tilde y - \phi(s)`.  RL (eq. (13)): the average of
     :math:`\hat y(y\hat y - B)\phi(-\hat y s)` over :math:`\hat y=\pm1` with
     :math:`\pi(\hat y)=\phi(\hat y s)`; the baseline :math:`B` cancels (checked here).
+    ``phi`` is the sigmoid (default the erf one; :func:`logistic` for the paper's
+    simulations, whose Gaussian expectations have no closed form: see
+    :func:`numerics.perceptron.mean_flow_sigmoid`).
     """
     rule = check_rule(rule)
     if y not in (1, -1):
         raise ValueError(f"y must be +1 or -1, got {y!r}")
     if rule == "sl":
-        return sp.Rational(1 + y, 2) - sigmoid(s)
+        return sp.Rational(1 + y, 2) - phi(s)
     yhat_avg = sum(
-        sigmoid(yh * s) * (yh * (_y * yh - _baseline) * sigmoid(-yh * s)) for yh in (1, -1)
+        phi(yh * s) * (yh * (_y * yh - _baseline) * phi(-yh * s)) for yh in (1, -1)
     )
     g = sp.expand(yhat_avg.subs(_y, y))
     if g.has(_baseline):

@@ -44,6 +44,7 @@ from numerics.perceptron import (
     anisotropic_covariance,
     asymptotic_norm,
     mean_flow,
+    mean_flow_sigmoid,
     moment_flow,
     reduced_rates,
 )
@@ -173,24 +174,33 @@ def _rule_sigma_cases(sigmas):
 
 # ====================================================================== Fig. 2 C, D
 
-LC_PARAMS = {
-    "dim": _dim(10), "lr": _lr(1e-3),
-    "sigmas": FloatList("0.1,1.0", "isotropic class noise levels sigma", gt=0),
-    "t_max": Float(10.0, "duration in time units", gt=0),
-    "replicas": Int(200, "independent learners per rule and sigma", min=2, quick=100),
-    "points": Int(15, "log-spaced times compared per curve", min=2, quick=12),
-    "w0_par": _W0_PAR, "w0_perp": _W0_PERP,
-    "sigmoid": Choice("erf", ("erf", "logistic"), "sigmoid of the simulated perceptron (the "
-                      "theory is exact for erf; the paper simulated the logistic)"),
-}
+def _lc_params(sigmoid: str) -> dict:
+    return {
+        "dim": _dim(10), "lr": _lr(1e-3),
+        "sigmas": FloatList("0.1,1.0", "isotropic class noise levels sigma", gt=0),
+        "t_max": Float(10.0, "duration in time units", gt=0),
+        "replicas": Int(200, "independent learners per rule and sigma", min=2, quick=100),
+        "points": Int(15, "log-spaced times compared per curve", min=2, quick=12),
+        "w0_par": _W0_PAR, "w0_perp": _W0_PERP,
+        "sigmoid": Choice(sigmoid, ("erf", "logistic"), "sigmoid of the simulated perceptron "
+                          "and of its mean flow (erf: the closed forms; logistic, as the paper "
+                          "simulated: the flow by quadrature, the erf theory reported beside)"),
+    }
 
 
-@register_experiment(
-    "perceptron-learning-curves",
-    "seed 002 Fig 2C-D: alignment of <w> with mu over time, SL and RL, sigma = 0.1 and 1; "
-    "mean flow vs erf-sigmoid simulation ensembles (exact reduced chain) at eta = 1e-3",
-    LC_PARAMS, _check_w0)
-def run_learning_curves(config: RunConfig) -> ExperimentResult:
+LC_PARAMS = _lc_params("erf")
+LC_LOGISTIC_PARAMS = _lc_params("logistic")
+
+
+def _theory_alignment(rule, sigma, sigmoid, mu2, w02, t) -> np.ndarray:
+    """Alignment along the mean flow (14) of the given sigmoid: the closed-form drift for
+    erf, the quadrature drift (:func:`numerics.perceptron.mean_flow_sigmoid`) otherwise."""
+    if sigmoid == "erf":
+        return alignment(mu2, mean_flow(rule, mu2, sigma**2 * np.eye(2), w02, t).y.T)
+    return alignment(mu2, mean_flow_sigmoid(rule, mu2, sigma**2, w02, t, sigmoid=sigmoid).y.T)
+
+
+def _learning_curves(name: str, figure: str, config: RunConfig) -> ExperimentResult:
     """Alignment of the simulated mean weight vs the mean flow (14), at log-spaced times."""
     p = _params(config)
     mu, w0 = problem(p["dim"], p["w0_par"], p["w0_perp"])
@@ -199,41 +209,81 @@ def run_learning_curves(config: RunConfig) -> ExperimentResult:
     rec = np.unique(np.geomspace(0.02 * steps, steps, p["points"]).astype(int))
     cases = _rule_sigma_cases(p["sigmas"])
     t_dense = np.linspace(0, p["t_max"], 300)
-    comparisons, curves = [], []
+    sig = p["sigmoid"]
+    comparisons, curves, model_error = [], [], {}
     for (rule, sigma), seed in zip(cases, case_seeds(config.seed, len(cases))):
         red = ReducedPerceptronRule.isotropic(rule, mu, sigma, lr=p["lr"], extra=(w0,),
-                                              sigmoid=p["sigmoid"])
+                                              sigmoid=sig)
         t, A, se = simulated_alignment(red, w0, mu, steps, replicas=p["replicas"], seed=seed,
                                        record_steps=rec, progress=config.progress)
-        S2 = sigma**2 * np.eye(2)
-        theory = alignment(mu2, mean_flow(rule, mu2, S2, w02, t).y.T)
-        comparisons.append(compare(
-            f"alignment of <w>, {rule.upper()}, sigma={sigma:g}", theory, A, se, x=t,
-            note=f"{len(rec)} times, {p['replicas']} replicas, N={p['dim']}, eta={p['lr']:g}, "
-                 f"{p['sigmoid']} sigmoid (the theory's is erf); Sidak 99%"))
+        theory = _theory_alignment(rule, sigma, sig, mu2, w02, t)
+        note = (f"{len(rec)} times, {p['replicas']} replicas, N={p['dim']}, eta={p['lr']:g}, "
+                f"{sig} sigmoid, theory: its mean flow"
+                + (" (closed form)" if sig == "erf" else " (drift by quadrature)"))
+        dense_erf = None
+        if sig != "erf":
+            erf = _theory_alignment(rule, sigma, "erf", mu2, w02, t)
+            vs_erf = compare("erf theory", erf, A, se)
+            gap = float(np.max(np.abs(erf - theory)))
+            model_error[f"{rule}_sigma{sigma:g}"] = {
+                "erf_theory_vs_sim_max_abs_z": vs_erf.max_abs_z,
+                "erf_theory_vs_sim_max_abs_diff": float(np.max(np.abs(erf - A))),
+                "erf_vs_logistic_flow_max_abs_diff": gap, "sim_sem_median": float(np.median(se))}
+            note += (f"; the erf theory against this simulation: max|z| = {vs_erf.max_abs_z:.1f}"
+                     f", max |dA| = {gap:.3g} between the two flows (model error)")
+            dense_erf = _theory_alignment(rule, sigma, "erf", mu2, w02, t_dense)
+        comparisons.append(compare(f"alignment of <w>, {rule.upper()}, sigma={sigma:g}", theory,
+                                   A, se, x=t, note=note + "; Sidak 99%"))
         curves.append((rule, sigma, t, A, se, t_dense,
-                       alignment(mu2, mean_flow(rule, mu2, S2, w02, t_dense).y.T)))
-    return finish("perceptron-learning-curves", config, p, comparisons,
-                  plot=lambda out: _plot_learning_curves(curves, p, out))
+                       _theory_alignment(rule, sigma, sig, mu2, w02, t_dense), dense_erf))
+    extra = {"model_error_erf_theory": model_error} if model_error else {}
+    return finish(name, config, p, comparisons, extra,
+                  plot=lambda out: _plot_learning_curves(curves, p, out, figure))
 
 
-def _plot_learning_curves(curves, p, out_dir) -> list[str]:
+@register_experiment(
+    "perceptron-learning-curves",
+    "seed 002 Fig 2C-D: alignment of <w> with mu over time, SL and RL, sigma = 0.1 and 1; "
+    "mean flow vs erf-sigmoid simulation ensembles (exact reduced chain) at eta = 1e-3",
+    LC_PARAMS, _check_w0)
+def run_learning_curves(config: RunConfig) -> ExperimentResult:
+    """The erf sigmoid (the theory's closed forms)."""
+    return _learning_curves("perceptron-learning-curves", "perceptron_learning_curves", config)
+
+
+@register_experiment(
+    "perceptron-learning-curves-logistic",
+    "seed 002 Fig 2C-D with the paper's logistic sigmoid: simulations against the logistic "
+    "mean flow (drift by quadrature), the erf closed-form theory drawn beside them (the size "
+    "of the model error)",
+    LC_LOGISTIC_PARAMS, _check_w0)
+def run_learning_curves_logistic(config: RunConfig) -> ExperimentResult:
+    """The logistic sigmoid (the paper's simulations)."""
+    return _learning_curves("perceptron-learning-curves-logistic",
+                            "perceptron_learning_curves_logistic", config)
+
+
+def _plot_learning_curves(curves, p, out_dir, stem) -> list[str]:
     fig, axes = new_figure(2, 1)
     for j, rule in enumerate(RULES):
         ax = axes[0, j]
         k = 0
-        for (r, sigma, t, A, se, td, th) in curves:
+        for (r, sigma, t, A, se, td, th, erf) in curves:
             if r != rule:
                 continue
-            theory_line(ax, td, th, color=f"C{k}", label=rf"theory $\sigma$={sigma:g}")
+            theory_line(ax, td, th, color=f"C{k}", label=rf"theory $\sigma$={sigma:g}"
+                        + ("" if erf is None else f" ({p['sigmoid']} flow)"))
+            if erf is not None:
+                theory_line(ax, td, erf, color=f"C{k}", ls=":", lw=1.2,
+                            label="erf closed-form theory")
             simulation_points(ax, t, A, se, color=f"C{k}",
-                              label=f"simulation ({p['replicas']} runs)")
+                              label=f"simulation ({p['replicas']} runs, {p['sigmoid']})")
             k += 1
         ax.set(xlabel=r"time $t = \eta\times$updates", ylabel=r"alignment "
                r"$\mu\cdot\langle w\rangle/|\mu||\langle w\rangle|$", title=_LABEL[rule])
-        ax.legend()
+        ax.legend(fontsize="small")
     fig.tight_layout()
-    return save_figure(fig, out_dir, "perceptron_learning_curves")
+    return save_figure(fig, out_dir, stem)
 
 
 # ====================================================================== Fig. 2 A, B, E
