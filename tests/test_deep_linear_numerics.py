@@ -273,7 +273,7 @@ def test_matrix_dynamics_bad_input_named(call, name):
 
 # ------------------------------------------------------------------- SGD networks
 
-@pytest.mark.parametrize("activation", ["linear", "relu"])
+@pytest.mark.parametrize("activation", ["linear", "relu", "relu_all"])
 def test_backprop_matches_finite_differences(activation):
     net = DeepNetwork(5, [6, 7], 4, activation=activation, seed=11)
     rng = np.random.default_rng(0)
@@ -292,7 +292,7 @@ def test_backprop_matches_finite_differences(activation):
                 assert abs(grads[l][i, j] - (lp - lm) / (2 * h)) < 1e-6
 
 
-@pytest.mark.parametrize("activation", ["linear", "relu"])
+@pytest.mark.parametrize("activation", ["linear", "relu", "relu_all"])
 def test_sgd_step_is_gradient_step(activation):
     net = DeepNetwork(5, [6, 7], 4, activation=activation, seed=2)
     rng = np.random.default_rng(1)
@@ -303,7 +303,7 @@ def test_sgd_step_is_gradient_step(activation):
         np.testing.assert_allclose(W, E, rtol=1e-13, atol=1e-15)
 
 
-@pytest.mark.parametrize("activation", ["linear", "relu"])
+@pytest.mark.parametrize("activation", ["linear", "relu", "relu_all"])
 def test_batched_equals_single_networks(activation):
     X = np.eye(4)
     Y = np.random.default_rng(0).choice([-1.0, 1.0], (4, 6))
