@@ -263,8 +263,14 @@ def test_rl_simulators_apply_the_baseline_they_are_given(baseline):
     lr, lam = 0.05, 0.3
     rule = PerceptronRule("rl", mu, S, lr=lr, lam=lam, baseline=baseline)
     rng = np.random.default_rng(0)
-    noise = np.column_stack([[0.2, 0.9, 0.4], rng.standard_normal((3, N)), [0.0, 1.0, 0.3]])
+    # labels from u < 1/2: 0.45 -> +1, 0.55 -> -1 (a shifted threshold would flip one)
+    noise = np.column_stack([[0.45, 0.55, 0.2], rng.standard_normal((3, N)), [0.0, 1.0, 0.3]])
     y, x = rule.inputs(noise)
+    np.testing.assert_array_equal(y, [1.0, -1.0, 1.0])
+    from scipy.linalg import sqrtm
+
+    np.testing.assert_allclose(x, noise[:, 1:-1] @ np.real(sqrtm(S)) + y[:, None] * mu,
+                               rtol=1e-10, atol=1e-12)
     w = np.tile(w0, (3, 1))
     G = update_factor("rl", x @ w0, y, noise[:, -1], "erf", baseline)
     expect = w0 + lr * (G[:, None] * x - lam * w0)
@@ -281,10 +287,10 @@ def test_rl_simulators_apply_the_baseline_they_are_given(baseline):
     red = ReducedPerceptronRule.isotropic("rl", mu, 0.6, lr=lr, lam=lam, extra=(w0,),
                                           baseline=baseline)
     K = red.K
-    rnoise = np.column_stack([[0.2, 0.9], rng.standard_normal((2, K + 1)), [3.0, 2.0],
+    rnoise = np.column_stack([[0.45, 0.55], rng.standard_normal((2, K + 1)), [3.0, 2.0],
                               [0.0, 1.0]])
     st0 = np.tile(red.reduce(w0), (2, 1))
-    yr = np.where(rnoise[:, 0] < 0.5, 1.0, -1.0)
+    yr = np.array([1.0, -1.0])  # u = 0.45, 0.55
     xU = 0.6 * rnoise[:, 1:K + 1] + yr[:, None] * red.coordinates(mu)
     xe = 0.6 * rnoise[:, K + 1]
     G = update_factor("rl", xU @ red.coordinates(w0), yr, rnoise[:, -1], "erf", baseline)
