@@ -428,6 +428,9 @@ def _plot_forgetting(results, sigmas, extra, p, stem, out_dir) -> list[str]:
         ax.axvline(p["task_time"], color="0.5", lw=0.8)
     ax.set(xscale="log", xlabel="fixed time per later task", ylabel="forgetting rate per task "
            "(theory)", title="sensitivity to the time per task")
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize="x-small")
     fig.tight_layout()
     return save_figure(fig, out_dir, stem)
