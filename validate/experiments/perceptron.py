@@ -7,8 +7,10 @@ times, all lambdified from :mod:`theory.perceptron`).  Simulation: the online ru
 :math:`N(\pm\mu, \Sigma)`, :math:`\mu = e_1` (:math:`|\mu| = 1`), initial weights
 :math:`w_0 = (w_\parallel, w_\perp, 0, \dots)`.
 
-Experiments: ``perceptron-learning-curves`` (Fig. 2C-D; ``--param sigmoid=logistic`` runs
-the paper's logistic sigmoid against the erf theory), ``perceptron-flow-field`` (Fig. 2A-B,
+Experiments: ``perceptron-learning-curves`` (Fig. 2C-D, erf sigmoid),
+``perceptron-learning-curves-logistic`` (the paper's logistic sigmoid against its own mean
+flow, by quadrature, with the erf theory's model error reported), ``perceptron-flow-field``
+(Fig. 2A-B,
 E), ``perceptron-learning-time`` (Fig. 3A, C), ``perceptron-covariance`` (Fig. 4),
 ``perceptron-digits`` (Fig. 5); Fig. 6 (forgetting) is in
 :mod:`validate.experiments.perceptron_forgetting`.
@@ -24,12 +26,9 @@ correction is the SGD noise :math:`\eta\langle ff^\top\rangle`, which spreads ea
 over the N - 2 orthogonal directions by :math:`O(\eta N\sigma^2 t)` and biases the mean at
 :math:`O(\eta N\sigma^2)`.  The experiments therefore use a modest N (default 10; the reduced
 simulator's cost does not depend on N, so ``--param dim=500`` is cheap, and at
-:math:`\eta N\sigma^2 = 0.5` the bias is visible).  The forgetting experiment keeps the
-seed's N = 500 and uses :math:`\eta = 10^{-4}` instead (at :math:`\eta = 10^{-3}`,
-:math:`\sigma = 2`, :math:`\eta N\sigma^2 = 2` and RL's forgetting curve is biased by many
-standard errors with 400 replicas), and :math:`\lambda = 1` instead of 10 (at
-:math:`\lambda = 10` the weights stay in the sigmoid's linear range, where the mean flow's
-forgetting barely depends on the noise).
+:math:`\eta N\sigma^2 = 0.5` the bias is visible).  The forgetting experiments (N = 500,
+at :math:`\lambda = 1, \eta = 10^{-4}` and at the paper's :math:`\lambda = 10,
+\eta = 10^{-2}`) are in :mod:`validate.experiments.perceptron_forgetting`.
 """
 
 from __future__ import annotations
