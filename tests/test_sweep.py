@@ -353,3 +353,13 @@ def test_grid_values_changed_in_place_reuse_nothing_stale(tmp_path):
         assert r["scalars"]["x_squared"] == r["params"]["x"] ** 2
     assert {row["x"] for row in _table(out)} == {"0", "5"}
     assert len(list((out / "points").glob("*.json"))) == 4
+
+
+def test_experiment_seed_is_the_documented_63_bit_integer():
+    """An experiment point's integer seed is ``generate_state(1, uint64) >> 1`` of its spawned
+    SeedSequence (module docstring), so a reported seed reruns the same point."""
+    tasks = plan("lms", {"dim": [3]}, replicates=2, seed=5, quick=True)
+    for t in tasks:
+        ss = np.random.SeedSequence(5).spawn(1)[t.index].spawn(2)[t.replicate]
+        assert t.int_seed() == int(ss.generate_state(1, np.uint64)[0]) >> 1
+        assert 0 <= t.int_seed() < 2**63
