@@ -116,6 +116,10 @@ def _check_forgetting(p: dict, quick: bool) -> None:
     if p["orthogonal_tasks"] and p["dim"] < p["tasks"] + 1:
         raise ValueError(f"orthogonal_tasks needs dim >= tasks + 1 = {p['tasks'] + 1}, got "
                          f"dim = {p['dim']}")
+    if all(p["lr"] * p["dim"] * s**2 > p["max_noise"] for s in p["sigmas"]):
+        raise ValueError(f"every sigma has eta N sigma^2 > max_noise = {p['max_noise']:g}: "
+                         "nothing the eta -> 0 theory can judge (lower lr or sigmas, or raise "
+                         "max_noise)")
 
 
 def task_vectors(dim: int, tasks: int, seed: int, orthogonal: bool = True) -> np.ndarray:
@@ -363,9 +367,6 @@ def _run(name: str, figure: str, config: RunConfig) -> ExperimentResult:
     extra["rate_vs_task_time"] = {"task_time": grid.tolist(), **{
         f"{r}_sigma{s:g}": rate_sensitivity(r, s, p, grid).tolist() for (r, s) in cases
         if s in (min(sigmas), max(sigmas))}}
-    if not comparisons:
-        raise ValueError(f"every sigma has eta N sigma^2 > max_noise = {p['max_noise']:g}: "
-                         "nothing the eta -> 0 theory can judge")
     return finish(name, config, p, comparisons, extra,
                   plot=lambda out: _plot_forgetting(results, sigmas, extra, p, figure, out))
 
