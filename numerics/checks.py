@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["as_covariance", "as_vector", "as_positive", "as_nonnegative", "as_int",
-           "as_probability", "as_in_closed_range"]
+           "as_probability", "as_in_closed_range", "as_bool"]
 
 
 def as_covariance(value, name: str = "R", *, positive_definite: bool = False,
@@ -95,3 +95,11 @@ def as_int(value, name: str, minimum: int = 0) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
+
+
+def as_bool(value, name: str) -> bool:
+    """``True`` or ``False`` (a NumPy bool too); anything else, e.g. the string ``"no"``
+    (truthy!) or 0/1, is a ``TypeError``."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {value!r}")

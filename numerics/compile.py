@@ -18,9 +18,19 @@ import sympy as sp
 __all__ = ["DEFAULT_MODULES", "CompiledFunction", "compile_expressions", "compile_rhs",
            "compile_scalar"]
 
+def _hyper(ap, bq, z):
+    """SymPy's ``hyper(ap, bq, z)`` for lambdify: Gauss's 2F1 and Kummer's 1F1 from SciPy."""
+    if len(ap) == 2 and len(bq) == 1:
+        return scipy.special.hyp2f1(ap[0], ap[1], bq[0], z)
+    if len(ap) == 1 and len(bq) == 1:
+        return scipy.special.hyp1f1(ap[0], bq[0], z)
+    raise NotImplementedError(f"no numeric {len(ap)}F{len(bq)}: only 2F1 and 1F1 are mapped")
+
+
 #: Module map for lambdify: SciPy's Owen's T for the custom ``owens_t`` function
-#: (SymPy 1.14 has none), then SciPy special functions, then NumPy.
-DEFAULT_MODULES: list = [{"owens_t": scipy.special.owens_t}, "scipy", "numpy"]
+#: (SymPy 1.14 has none) and SciPy's 2F1/1F1 for ``hyper``, then SciPy special functions,
+#: then NumPy.
+DEFAULT_MODULES: list = [{"owens_t": scipy.special.owens_t, "hyper": _hyper}, "scipy", "numpy"]
 
 
 @dataclass(frozen=True)
@@ -118,14 +128,17 @@ def compile_expressions(
                             outputs=tuple(flat), shape=shape)
 
 
-def compile_scalar(expr, args: Sequence, *, modules=None) -> Callable:
-    """Lambdify one scalar expression (vectorised over NumPy arrays)."""
+def compile_scalar(expr, args: Sequence, *, modules=None, cse: bool = True) -> Callable:
+    """Lambdify one scalar expression (vectorised over NumPy arrays).
+
+    ``cse=False`` for an expression holding a SymPy ``Sum``: common-subexpression
+    elimination would hoist terms with the summation index out of the generated sum."""
     expr = sp.sympify(expr)
     missing = expr.free_symbols - set(args)
     if missing:
         raise ValueError("expression contains symbols that are not arguments: "
                          + ", ".join(sorted(map(str, missing))))
-    f = sp.lambdify(list(args), expr, modules=modules or DEFAULT_MODULES, cse=True)
+    f = sp.lambdify(list(args), expr, modules=modules or DEFAULT_MODULES, cse=cse)
     f.__doc__ = f"Generated from {expr}; arguments ({', '.join(map(str, args))})."
     return f
 
@@ -135,7 +148,10 @@ def compile_rhs(system, params: Sequence[sp.Symbol] | None = None, *, modules=No
 
     ``y`` follows ``system.state_symbols`` (means, then the covariance upper triangle,
     row-major); ``p`` follows ``params`` (default ``system.params`` plus ``eta`` when
-    the system has the finite-learning-rate term).  Returns ``(rhs, state, params)``.
+    the system has the finite-learning-rate term); a single parameter may be passed as a
+    number.  Returns ``(rhs, state, params)``; ``rhs.state_symbols`` and ``rhs.param_symbols``
+    carry the orders, which :func:`numerics.integrate.integrate` checks ``y0`` and ``args``
+    against.
     """
     state = tuple(system.state_symbols)
     if params is None:
@@ -146,8 +162,11 @@ def compile_rhs(system, params: Sequence[sp.Symbol] | None = None, *, modules=No
     n_state = len(state)
 
     def rhs(t_value, y, p=()):
-        return compiled(t_value, y, p).reshape((n_state,) + np.shape(y)[1:])
+        return compiled(t_value, y, np.atleast_1d(p)).reshape((n_state,) + np.shape(y)[1:])
 
+    # integrate() checks y0 and args against these before it starts
+    rhs.state_symbols = state
+    rhs.param_symbols = params
     rhs.__doc__ = (
         f"d/dt of the state ({', '.join(map(str, state))}) for parameters "
         f"({', '.join(map(str, params))}).\n\n" + compiled.__doc__

@@ -33,11 +33,27 @@ from theory import deep_linear as th
 __all__ = ["mode_strength", "mode_learning_time", "mode_rate", "euler_mode_map",
            "exercise_problem", "flow_rhs",
            "euler_dynamics", "integrate_dynamics", "MatrixTrajectory", "track_modes",
-           "ModeTrack", "decoupled_init", "random_init", "product"]
+           "ModeTrack", "decoupled_init", "random_init", "product", "MAX_CLOSED_FORM_DEPTH"]
 
 _S = th.SYMBOLS
 #: logit bound: x = 1/(1 + e^-36) is 1 - 2.3e-16, i.e. x = 1 in double precision
 _LOGIT_MAX = 36.0
+
+
+#: deepest network :func:`mode_strength` and :func:`mode_learning_time` accept: the
+#: root-of-unity form has D/2 terms, so a call costs about 0.8 s per 1000 layers (D = 1000:
+#: 1 s, D = 10^4: 8 s) and the inverse loses digits (relative error 1e-10 at D = 10^4)
+MAX_CLOSED_FORM_DEPTH = 10_000
+
+
+def _closed_form_depth(depth) -> int:
+    depth = _depth(depth)
+    if depth > MAX_CLOSED_FORM_DEPTH:
+        raise ValueError(
+            f"depth must be <= {MAX_CLOSED_FORM_DEPTH} for the closed-form mode solution, got "
+            f"{depth}: its sums over the D-th roots of unity cost time in proportion to D "
+            "(about 8 s at the limit) and lose accuracy; integrate mode_rate instead")
+    return depth
 
 
 def _depth(depth) -> int:
@@ -49,20 +65,35 @@ def _depth(depth) -> int:
 
 @lru_cache(maxsize=8)
 def _closed_form(depth: int):
-    """Lambdified seed eq. (5) / eq. (4), in the stable form s/(1 + (s/u0 - 1)e^{-2st/tau})."""
-    expr = th.mode_solution(depth)
-    return compile_scalar(expr, [_S.t, _S.s, _S.tau, _S.u0]), compile_scalar(
-        th.mode_solution_stable(depth), [_S.t, _S.s, _S.tau, _S.u0])
+    """Lambdified seed eq. (5) / eq. (4) and the cancellation-free forms of
+    :func:`theory.deep_linear.mode_solution_stable` (for u0 >= s and for u0 < s)."""
+    args = [_S.t, _S.s, _S.tau, _S.u0]
+    return (compile_scalar(th.mode_solution(depth), args),
+            compile_scalar(th.mode_solution_stable(depth), args),
+            compile_scalar(th.mode_solution_stable(depth, start_below=True), args))
 
 
 @lru_cache(maxsize=16)
 def _antiderivative(depth: int, above: bool):
     """Lambdified :math:`T_D(x)`: logarithms for depth 1, 2 (per branch); for depth >= 3 the
     root-of-unity form of :func:`theory.deep_linear.antiderivative_elementary`, one
-    expression for both branches (SciPy's 2F1 at c = a + b loses accuracy as x -> 1)."""
+    expression for both branches (SciPy's 2F1 at c = a + b loses accuracy as x -> 1); above
+    :data:`theory.deep_linear.EXPLICIT_MAX_DEPTH` its sums stay sums (no cse)."""
     if depth >= 3:
-        return compile_scalar(th.antiderivative_elementary(depth), [th.SYMBOLS.x])
+        return compile_scalar(th.antiderivative_elementary(depth), [th.SYMBOLS.x],
+                              cse=depth <= th.EXPLICIT_MAX_DEPTH)
     return compile_scalar(th.antiderivative(depth, above), [th.SYMBOLS.x])
+
+
+@lru_cache(maxsize=16)
+def _far_above(depth: int):
+    """Lambdified :math:`H_D(u; s)` (:func:`theory.deep_linear.antiderivative_far_above`)."""
+    return compile_scalar(th.antiderivative_far_above(depth), [_S.u, _S.s])
+
+
+#: x = u/s beyond which the far-above form H_D is used (its 2F1 argument s/u <= 1/2 there);
+#: between 1 and FAR the root-of-unity form, accurate near x = 1
+_FAR = 2.0
 
 
 @lru_cache(maxsize=16)
@@ -145,35 +176,94 @@ def mode_strength(t, s, tau, a0, depth: int = 2) -> np.ndarray:
     ``tau``, ``a0`` broadcast.  Constraints: t >= 0, s > 0, tau > 0, a0 > 0 (any finite a0
     for depth 1).
     """
-    depth = _depth(depth)
+    depth = _closed_form_depth(depth)
     t = _as_array(t, "t", nonneg=True)
     s = _as_array(s, "s", positive=True)
     tau = _as_array(tau, "tau", positive=True)
     a0 = _as_array(a0, "a0", positive=depth > 1)
     t, s, tau, a0 = np.broadcast_arrays(t, s, tau, a0)
-    if depth <= 2:
-        # depth 1: eq. (5) as printed; depth 2: eq. (4) divided through by e^{2st/tau}
-        # (proven equal in theory.deep_linear.mode_solution_stable), which cannot overflow
-        seed_form, stable = _closed_form(depth)
-        f = seed_form if depth == 1 else stable
-        return np.asarray(f(t, s, tau, a0), dtype=float) + 0.0 * t
+    if depth == 1:
+        return np.asarray(_closed_form(1)[0](t, s, tau, a0), dtype=float) + 0.0 * t
+    if depth == 2:
+        _check_resolvable(s, a0, depth)
+        # eq. (4) rearranged (theory.deep_linear.mode_solution_stable): no overflow, and no
+        # cancellation in 1 - e^{-2st/tau} at tiny s (the printed form gives s/0 = inf there)
+        _, from_above, from_below = _closed_form(2)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            u = np.where(a0 < s, from_below(t, s, tau, a0), from_above(t, s, tau, a0))
+        return np.asarray(u, dtype=float) + 0.0 * t
+    _check_resolvable(s, a0, depth)
     return _invert(t, s, tau, a0, depth)
+
+
+def _check_resolvable(s, a0, depth: int) -> None:
+    """Below s the closed forms work with a0/s: refuse a ratio that is not a normal double."""
+    ratio = np.divide(a0, s)
+    bad = (a0 < s) & ~(ratio >= np.finfo(float).tiny)
+    if np.any(bad):
+        i = np.flatnonzero(bad.ravel())[0]
+        raise ValueError(
+            f"a0/s must be >= {np.finfo(float).tiny:.3g} (the smallest normal double) at "
+            f"depth {depth}, got a0 = {a0.ravel()[i]:.6g}, s = {s.ravel()[i]:.6g}: the mode is "
+            "then frozen at a0 to double precision for any representable time")
+
+
+def _bisect(f, lo, hi, target, iterations: int = 90):
+    """Bisection for increasing ``f`` on arrays: ``f(z) = target`` with ``lo <= z <= hi``."""
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        before = f(mid) < target
+        lo = np.where(before, mid, lo)
+        hi = np.where(before, hi, mid)
+    return lo, hi
 
 
 def _invert(t, s, tau, a0, depth: int) -> np.ndarray:
     """Solve T_D(x) = T_D(a0/s) + t / time_scale for x between a0/s and 1, return u = s x.
 
-    T_D increases along the flow on both branches.  Bisection runs in a variable z that
-    increases with t and maps onto (x0, 1): z = logit(x) below s, z = -ln(x - 1) above;
-    z = 36 is x = 1 to double precision.
+    Far above s (a0 > 2s) first the far-above form: (tau/D)[H_D(u) - H_D(a0)] = t for u in
+    [2s, a0], by bisection in ln u; a mode that reaches u = 2s continues from there in the
+    root-of-unity form for the remaining time.  T_D increases along the flow on both branches.
+    Bisection runs in a variable z that increases with t and maps onto (x0, 1):
+    z = logit(x) below s, z = -ln(x - 1) above; z = 36 is x = 1 to double precision.
     """
+    out = s.astype(float).copy()  # a0 = s stays at s
+    t = t.astype(float).copy()
+    a0 = a0.astype(float).copy()
+    far = a0 > _FAR * s
+    if np.any(far):
+        H = _far_above(depth)
+        sf, af, tf = s[far], a0[far], t[far]
+        rate = depth / tau[far]  # dH/dt = D / tau
+        # u^-p overflows near u = 2s only at tiny s, where H = inf is the right limit (the
+        # mode never gets there)
+        with np.errstate(over="ignore", divide="ignore"):
+            h0 = H(af, sf)
+            t_far = (H(_FAR * sf, sf) - h0) / rate  # time to decay from a0 to 2s (inf if huge)
+            stay = tf <= t_far
+            target = h0 + tf * rate
+            # H decreases with u: bisection on -ln u between -ln a0 and -ln(2s)
+            lo, hi = _bisect(lambda z: H(np.exp(-z), sf), -np.log(af), -np.log(_FAR * sf),
+                             target)
+        u_far = np.exp(-0.5 * (lo + hi))
+        idx = np.flatnonzero(far)
+        done = idx[stay]
+        out.flat[done] = np.where(tf[stay] == 0, af[stay], u_far[stay])
+        moved = idx[~stay]
+        a0.flat[moved] = _FAR * sf[~stay]
+        t.flat[moved] = (tf - t_far)[~stay]
+        far_done = np.zeros(s.shape, dtype=bool)
+        far_done.flat[done] = True
+    else:
+        far_done = np.zeros(s.shape, dtype=bool)
     T = _antiderivative(depth, False)
     dT = _integrand(depth)
     x0 = a0 / s
-    out = s.astype(float).copy()  # a0 = s stays at s
-    k = t / _time_scale(depth)(s, tau)
+    with np.errstate(over="ignore", divide="ignore"):
+        # s^p under/overflows only at extreme s, where k = 0 or inf is the right limit
+        k = t / _time_scale(depth)(s, tau)
     for below in (True, False):
-        mask = (x0 < 1.0) if below else (x0 > 1.0)
+        mask = ((x0 < 1.0) if below else (x0 > 1.0)) & ~far_done
         if not np.any(mask):
             continue
         xm, km = x0[mask], k[mask]
@@ -184,11 +274,7 @@ def _invert(t, s, tau, a0, depth: int) -> np.ndarray:
 
         lo = np.log(xm / (1.0 - xm)) if below else -np.log(xm - 1.0)
         hi = np.maximum(np.full(xm.shape, _LOGIT_MAX), lo)
-        for _ in range(80):
-            mid = 0.5 * (lo + hi)
-            before = T(x_of(mid)) < target
-            lo = np.where(before, mid, lo)
-            hi = np.where(before, hi, mid)
+        lo, hi = _bisect(lambda z, x_of=x_of: T(x_of(z)), lo, hi, target, iterations=80)
         x = x_of(0.5 * (lo + hi))
         # Newton polish in x, kept inside the final bisection bracket (a step across x = 1
         # would land on the other branch)
@@ -206,11 +292,16 @@ def mode_learning_time(s, tau, u0, uf, depth: int = 2) -> float:
 
     :math:`t = \tfrac{\tau}{D s^{2-2/D}}[T_D(u_f/s) - T_D(u_0/s)]` with the closed-form
     antiderivative :math:`T_D` (logarithms for depth 1 and 2, the root-of-unity form of
-    :func:`theory.deep_linear.antiderivative_elementary` for depth >= 3).  Requires
+    :func:`theory.deep_linear.antiderivative_elementary` for depth >= 3, and far above
+    :math:`s` the form :func:`theory.deep_linear.antiderivative_far_above`).  Any depth is
+    fast: above depth 12 the sums over the roots of unity stay symbolic sums (depth 1000
+    takes about a second, most of it building the expression once; relative error against
+    30-digit quadrature below 1e-11); depths above :data:`MAX_CLOSED_FORM_DEPTH` are
+    refused (cost grows in proportion to the depth).  Requires
     :math:`0 < u_0 < u_f < s` (learning from below) or :math:`s < u_f < u_0` (decay from
     above); at depth 1 :math:`u_0` may be <= 0.
     """
-    depth = _depth(depth)
+    depth = _closed_form_depth(depth)
     s = as_positive(s, "s")
     tau = as_positive(tau, "tau")
     try:
@@ -232,6 +323,18 @@ def mode_learning_time(s, tau, u0, uf, depth: int = 2) -> float:
         above = True
     else:
         raise ValueError(f"u0 must differ from s (a mode at u0 = s never moves), got {u0}")
+    if depth >= 3:
+        _check_resolvable(np.float64(s), np.float64(u0), depth)
+        if above and u0 > _FAR * s:
+            # far above: (tau/D)[H(u) - H(u0)], exact at any s; the part below 2s (if any) in
+            # the root-of-unity form, accurate near s
+            H = _far_above(depth)
+            u_mid = max(uf, _FAR * s)
+            t = tau / depth * float(H(u_mid, s) - H(u0, s))
+            if uf < u_mid:
+                T = _antiderivative(depth, True)
+                t += float(_time_scale(depth)(s, tau) * (T(uf / s) - T(u_mid / s)))
+            return t
     T = _antiderivative(depth, above)
     return float(_time_scale(depth)(s, tau) * (T(uf / s) - T(u0 / s)))
 

@@ -97,6 +97,46 @@ class _DefaultNames(Sequence):
         return f"('y0', ..., 'y{self._n - 1}')"
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _names(symbols) -> str:
+    shown = ", ".join(map(str, symbols[:8]))
+    return shown + (", ..." if len(symbols) > 8 else "")
+
+
+def _check_against_rhs(rhs, y0: np.ndarray, args: tuple) -> None:
+    """For a right-hand side from :func:`numerics.compile.compile_rhs`: ``y0`` has one entry per
+    state and ``args`` is ``(p,)`` with one value per parameter; errors name both orders."""
+    state = getattr(rhs, "state_symbols", None)
+    params = getattr(rhs, "param_symbols", None)
+    if state is not None and y0.size != len(state):
+        raise ValueError(f"y0 has {_count(y0.size, 'entry', 'entries')} but the right-hand "
+                         f"side has {_count(len(state), 'state', 'states')} ({_names(state)})")
+    if params is None:
+        return
+    if not isinstance(args, tuple):
+        raise TypeError(f"args must be a tuple (p,), got {type(args).__name__}")
+    if len(params) == 0:
+        if args and np.size(args[0]) != 0 or len(args) > 1:
+            raise ValueError(f"the right-hand side has no parameters, but args={args!r}")
+        return
+    if len(args) != 1:
+        raise ValueError(f"args must be (p,) with p the values of the "
+                         f"{_count(len(params), 'parameter', 'parameters')} ({_names(params)}), "
+                         f"got {_count(len(args), 'argument', 'arguments')}")
+    try:
+        p = np.atleast_1d(np.asarray(args[0], dtype=float))
+    except (TypeError, ValueError):
+        raise TypeError(f"args[0] must hold numbers for the parameters ({_names(params)}), got "
+                        f"{args[0]!r}") from None
+    if p.shape[0] != len(params):
+        raise ValueError(f"args[0] has {_count(p.shape[0], 'value', 'values')} but the "
+                         f"right-hand side has {_count(len(params), 'parameter', 'parameters')} "
+                         f"({_names(params)})")
+
+
 def integrate(
     rhs: Callable,
     t_span: tuple[float, float],
@@ -115,7 +155,10 @@ def integrate(
     """Solve ``dy/dt = rhs(t, y, *args)`` on ``t_span`` and return a :class:`Trajectory`.
 
     Raises :class:`DivergenceError` if a state becomes NaN/inf or exceeds ``blowup`` in
-    absolute value, naming the time and the component.  ``progress=True`` shows a tqdm
+    absolute value, naming the time and the component.  ``y0`` and ``args`` are checked
+    before any work: against the state and parameter orders of a right-hand side from
+    :func:`numerics.compile.compile_rhs` (errors name them), and for any ``rhs`` by one
+    evaluation at the start.  ``progress=True`` shows a tqdm
     bar over simulated time.
     """
     y0 = np.asarray(y0, dtype=float)
@@ -128,9 +171,20 @@ def integrate(
         raise ValueError(f"t_span must be finite with t_span[1] > t_span[0], got {t_span}")
     if not (rtol > 0 and atol > 0):
         raise ValueError(f"rtol and atol must be positive, got rtol={rtol}, atol={atol}")
+    _check_against_rhs(rhs, y0, args)
     names = _DefaultNames(y0.size) if state_names is None else tuple(state_names)
     if len(names) != y0.size:
         raise ValueError(f"state_names has {len(names)} entries but y0 has {y0.size}")
+    try:
+        dy0 = np.asarray(rhs(t0, y0, *args), dtype=float)
+    except (TypeError, ValueError, IndexError) as err:
+        kind = TypeError if isinstance(err, TypeError) else ValueError
+        raise kind(f"rhs(t, y0, *args) fails at the start ({err}); check that y0 has one "
+                   f"entry per state ({_count(y0.size, 'entry', 'entries')} given) and args "
+                   f"the parameters ({_count(len(args), 'argument', 'arguments')} given)") from err
+    if dy0.shape != y0.shape:
+        raise ValueError(f"rhs returns shape {dy0.shape} for y0 of shape {y0.shape}: y0 must "
+                         "have one entry per state of the right-hand side")
 
     bar = None
     if progress:

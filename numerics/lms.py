@@ -16,12 +16,23 @@ from functools import lru_cache
 import numpy as np
 from scipy.optimize import brentq
 
-from numerics.checks import as_covariance, as_int, as_nonnegative, as_positive, as_vector
+from numerics.checks import (
+    as_bool,
+    as_covariance,
+    as_int,
+    as_nonnegative,
+    as_positive,
+    as_vector,
+)
 from numerics.compile import compile_scalar
 from theory.lms import modal_theory
 
 __all__ = ["stationary_excess_loss", "learning_curve", "stability_bound",
-           "modal_step", "stationary_mode_variance"]
+           "modal_step", "stationary_mode_variance", "MAX_CURVE_BYTES"]
+
+#: default memory limit of :func:`learning_curve`'s output (8 bytes per step): 1 GiB, about
+#: 134 million steps (some 40 minutes of the per-step loop); pass ``max_bytes`` to change it
+MAX_CURVE_BYTES = 2**30
 
 
 @lru_cache(maxsize=1)
@@ -53,16 +64,22 @@ def stability_bound(R) -> float:
 
     Stable iff :math:`\gamma\lambda_{\max} < 1` and :math:`A(\gamma) < 1` (module docstring);
     :math:`A` increases with :math:`\gamma`, so the bound is its root below
-    :math:`1/\lambda_{\max}`.
+    :math:`1/\lambda_{\max}`.  :math:`A` depends on :math:`\gamma` and the eigenvalues only
+    through :math:`\gamma\lambda_i`, so the root is found in units of :math:`\lambda_{\max}`
+    (:math:`g = \gamma\lambda_{\max} \in (0, 1)`, relative tolerances): the bound scales
+    exactly as :math:`1/c` when R is scaled by c, at any magnitude.
     """
     lam = _eigenvalues(R)
     lmax = float(lam.max())
-    if lmax <= 0:
+    if not lmax > 0:
         raise ValueError("R must have a positive eigenvalue")
-    hi = (1.0 / lmax) * (1 - 1e-12)
-    if _A(lam, hi) < 1.0:
+    unit = lam / lmax  # eigenvalues in units of the largest, in [0, 1]
+    hi = 1.0 - 1e-12
+    if _A(unit, hi) < 1.0:
         return 1.0 / lmax
-    return float(brentq(lambda g: _A(lam, g) - 1.0, 0.0, hi, xtol=1e-15, rtol=1e-14))
+    g = brentq(lambda x: _A(unit, x) - 1.0, 0.0, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps,
+               maxiter=200)
+    return float(g) / lmax
 
 
 def _check_gamma(gamma, lam: np.ndarray) -> float:
@@ -75,7 +92,10 @@ def _check_gamma(gamma, lam: np.ndarray) -> float:
 
 
 def stationary_mode_variance(R, gamma, noise_var, exact: bool = True) -> np.ndarray:
-    """Stationary diagonal of E[(w-w_o)(w-w_o)^T] in the eigenbasis of R (ascending eigenvalues)."""
+    """Stationary diagonal of E[(w-w_o)(w-w_o)^T] in the eigenbasis of R (ascending eigenvalues).
+
+    ``exact`` must be a bool (``TypeError`` otherwise: a string such as ``"no"`` is truthy)."""
+    exact = as_bool(exact, "exact")
     lam = _eigenvalues(R)
     gamma = _check_gamma(gamma, lam)
     s2 = as_nonnegative(noise_var, "noise_var")
@@ -93,24 +113,37 @@ def stationary_excess_loss(R, gamma, noise_var, exact: bool = True) -> float:
     :math:`s^2 A/(1-A)`, :math:`A = \sum_i \gamma\lambda_i/(2(1-\gamma\lambda_i))`.
     ``exact=False``: the small-:math:`\gamma` moment-ODE result
     :math:`\gamma s^2 \operatorname{tr}R/2`.
-    Raises ``ValueError`` if ``gamma`` is outside (0, :func:`stability_bound`).
+    Raises ``ValueError`` if ``gamma`` is outside (0, :func:`stability_bound`), ``TypeError``
+    if ``exact`` is not a bool.
     """
+    exact = as_bool(exact, "exact")
     lam = _eigenvalues(R)
     return float(np.sum(lam * stationary_mode_variance(np.diag(lam), gamma, noise_var, exact)))
 
 
-def learning_curve(R, gamma, noise_var, w0, w_o, steps) -> np.ndarray:
+def learning_curve(R, gamma, noise_var, w0, w_o, steps, *,
+                   max_bytes: int | None = None) -> np.ndarray:
     """Exact expected excess MSE after each of ``steps`` updates.
 
     Returns ``steps + 1`` values; entry 0 is the start.
 
     Iterates the exact diagonal map in the eigenbasis of R from K_0 = (w0-w_o)(w0-w_o)^T.
+    The curve takes 8 bytes per step: more than ``max_bytes`` (default
+    :data:`MAX_CURVE_BYTES`, 1 GiB) is refused before any work with a ``ValueError`` that
+    says how many bytes it would need.
     """
     R = as_covariance(R, "R")
     n = R.shape[0]
     w0 = as_vector(w0, "w0", n)
     w_o = as_vector(w_o, "w_o", n)
     steps = as_int(steps, "steps", 0)
+    limit = MAX_CURVE_BYTES if max_bytes is None else as_int(max_bytes, "max_bytes", 8)
+    need = 8 * (steps + 1)
+    if need > limit:
+        raise ValueError(
+            f"steps={steps} would need {need} bytes ({need / 2**30:.3g} GiB) for the learning "
+            f"curve, above the limit max_bytes={limit} ({limit / 2**30:.3g} GiB); ask for fewer "
+            "steps or pass a larger max_bytes (the loop also costs about 20 microseconds a step)")
     lam, Q = np.linalg.eigh(R)
     lam = np.clip(lam, 0.0, None)
     gamma = _check_gamma(gamma, lam)

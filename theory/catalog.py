@@ -1,8 +1,10 @@
 """Catalog of the models whose derivations ``learndyn latex MODEL`` prints.
 
-A theory module registers a zero-argument function that returns the model's LaTeX
-with :func:`register_model`.  :func:`models` imports every module of the ``theory``
-package once, so new models appear without editing a central list.
+A theory module describes its math as a :class:`theory.latex.LatexModel` and registers the
+function building it with :func:`theory.latex.register_latex`, which calls
+:func:`register_model` here with ``spec`` (the builder) and a function printing it.
+:func:`models` imports every module of the ``theory`` package once, so new models appear
+without editing a central list.
 """
 
 from __future__ import annotations
@@ -20,18 +22,20 @@ class ModelEntry:
     name: str
     description: str
     latex: Callable[[], str]
+    #: builds the model's :class:`theory.latex.LatexModel` (None for raw-LaTeX entries)
+    spec: Callable[[], object] | None = None
 
 
 _MODELS: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str, description: str):
-    """Decorator: register ``fn() -> str`` (LaTeX) under ``name``."""
+def register_model(name: str, description: str, *, spec: Callable[[], object] | None = None):
+    """Decorator: register ``fn() -> str`` (LaTeX) under ``name`` (``spec``: see ModelEntry)."""
 
     def deco(fn):
         if name in _MODELS and _MODELS[name].latex is not fn:
             raise ValueError(f"model {name!r} registered twice")
-        _MODELS[name] = ModelEntry(name, description, fn)
+        _MODELS[name] = ModelEntry(name, description, fn, spec)
         return fn
 
     return deco

@@ -38,16 +38,19 @@ import numbers
 from dataclasses import dataclass
 from functools import lru_cache
 
+import mpmath
 import sympy as sp
+from sympy.codegen.cfunctions import expm1
 
-from theory.catalog import register_model
+from theory.latex import Equation, LatexModel, Rel, Sym, Tex, register_latex
 
 __all__ = [
     "ModeSymbols", "SYMBOLS", "check_depth", "mode_ode", "mode_ode_from_loss", "mode_solution",
     "mode_solution_dsolve",
     "mode_solution_stable", "antiderivative_elementary", "layer_rate", "LAYER", "integrand",
     "time_scale", "online_sgd_time_constant",
-    "seed_eq4", "seed_eq5", "antiderivative", "time_to_strength", "learning_time",
+    "seed_eq4", "seed_eq5", "antiderivative", "antiderivative_far_above", "EXPLICIT_MAX_DEPTH",
+    "time_to_strength", "learning_time",
     "learning_time_asymptotic", "rate", "gradient_flow", "gradient_flow_check", "loss",
 ]
 
@@ -184,19 +187,32 @@ def mode_solution_dsolve(depth: int) -> sp.Expr:
     return sol.rhs
 
 
-@lru_cache(maxsize=4)
-def mode_solution_stable(depth: int) -> sp.Expr:
-    r"""Overflow-free forms of eqs. (5)/(4), proven equal to :func:`mode_solution` by SymPy:
-    :math:`s + (u_0 - s)e^{-t/\tau}` and :math:`s/(1 + (s/u_0 - 1)e^{-2st/\tau})`."""
+@lru_cache(maxsize=8)
+def mode_solution_stable(depth: int, start_below: bool = False) -> sp.Expr:
+    r"""Overflow- and cancellation-free forms of eqs. (5)/(4), proven equal to
+    :func:`mode_solution` by SymPy.
+
+    Depth 1: :math:`s + (u_0 - s)e^{-t/\tau}`.  Depth 2, with :math:`z = 2st/\tau` and
+    :math:`\operatorname{expm1}(z) = e^z - 1`:
+    :math:`s/\big((s/u_0)\,e^{-z} - \operatorname{expm1}(-z)\big)` (for :math:`u_0 \ge s`), or
+    with ``start_below=True`` :math:`u_0/\big(e^{-z} - (u_0/s)\operatorname{expm1}(-z)\big)`
+    (for :math:`u_0 < s`): the ratio that appears is at most 1, and
+    :math:`1 - e^{-z}` is never formed by a subtraction that cancels when :math:`z` is tiny
+    (the seed's form :math:`1 + (s/u_0 - 1)e^{-z}` returns :math:`s/0 = \infty` at
+    :math:`s = 10^{-300}`, :math:`u_0 = 1`)."""
     depth = check_depth(depth)
     S = SYMBOLS
+    z = 2 * S.s * S.t / S.tau
     if depth == 1:
         stable = S.s + (S.u0 - S.s) * sp.exp(-S.t / S.tau)
+    elif depth == 2 and start_below:
+        stable = S.u0 / (sp.exp(-z) - S.u0 / S.s * expm1(-z))
     elif depth == 2:
-        stable = S.s / (1 + (S.s / S.u0 - 1) * sp.exp(-2 * S.s * S.t / S.tau))
+        stable = S.s / (S.s / S.u0 * sp.exp(-z) - expm1(-z))
     else:
         raise ValueError(f"depth must be 1 or 2 for a closed-form u(t), got {depth}")
-    if sp.simplify(stable - mode_solution(depth)) != 0:
+    as_exp = stable.replace(lambda e: isinstance(e, expm1), lambda e: sp.exp(e.args[0]) - 1)
+    if sp.simplify(as_exp - mode_solution(depth)) != 0:
         raise ArithmeticError(f"stable form differs from the dsolve solution at depth {depth}")
     return stable
 
@@ -244,7 +260,39 @@ def time_scale(depth: int) -> sp.Expr:
 
 
 @lru_cache(maxsize=16)
-def antiderivative_elementary(depth: int) -> sp.Expr:
+def antiderivative_far_above(depth: int) -> sp.Expr:
+    r""":math:`H_D(u) = \frac{u^{-p}}{p}\,{}_2F_1(1, p; 1+p; s/u)`, :math:`p = 2 - 2/D`, with
+    :math:`t = \frac{\tau}{D}[H_D(u) - H_D(u_0)]` on the branch :math:`u > s` (decay from
+    above).
+
+    It is the above-branch :func:`antiderivative` times the time scale,
+    :math:`\tfrac{\tau}{Ds^p}T_D(u/s) = \tfrac{\tau}{D}H_D(u)` (checked here), written so
+    that :math:`s` enters only through :math:`s/u < 1`: far above :math:`s` (where
+    :math:`T_D(x) \approx x^{-p}/p` is tiny and the root-of-unity form cancels), and at any
+    magnitude of :math:`s` (no :math:`s^{-p}` that over- or underflows).  As :math:`s\to 0`
+    it gives :math:`u = (u_0^{-p} + pDt/\tau)^{-1/p}`, the flow :math:`\tau\dot u = -Du^{p+1}`.
+    Depth >= 3.
+    """
+    depth = check_depth(depth)
+    if depth < 3:
+        raise ValueError(f"depth must be >= 3 for the hypergeometric far-above form, got {depth}")
+    S = SYMBOLS
+    p = 2 - sp.Rational(2, depth)
+    H = S.u ** (-p) / p * sp.hyper([1, p], [1 + p], S.s / S.u)
+    T = antiderivative(depth, above=True).subs(S.x, S.u / S.s)
+    if sp.simplify(time_scale(depth) * T - S.tau / depth * H) != 0:
+        raise ArithmeticError(f"far-above form differs from the antiderivative at depth {depth}")
+    return H
+
+
+#: above this depth :func:`antiderivative_elementary` keeps its sums over the roots of unity
+#: as SymPy ``Sum`` objects (constant size, built in milliseconds) instead of writing out
+#: D/2 terms (symbolic cost grows like D^2: 25 s at D = 200)
+EXPLICIT_MAX_DEPTH = 12
+
+
+@lru_cache(maxsize=16)
+def antiderivative_elementary(depth: int, summed: bool | None = None) -> sp.Expr:
     r"""Elementary closed form of :math:`T_D(x) = \int dx/(x^{p}(1-x))` valid on both
     branches (:math:`0<x<1` and :math:`x>1`), equal to :func:`antiderivative` up to a constant.
 
@@ -263,27 +311,46 @@ def antiderivative_elementary(depth: int) -> sp.Expr:
     :math:`c = a + b` (the logarithmic case of :func:`antiderivative`), it stays accurate up
     to :math:`x \to 1` and above it.  Depth >= 3 only (depth 1, 2 are logarithms already);
     the derivative is checked to equal :func:`integrand` at points on both branches.
+
+    ``summed`` (default: ``depth >`` :data:`EXPLICIT_MAX_DEPTH`) keeps the two sums as SymPy
+    ``Sum`` objects over :math:`j` and :math:`k`, so that any depth costs the same to build
+    (lambdify them without common-subexpression elimination, which would hoist the summation
+    index out of its sum); a test checks both forms agree.
     """
     depth = check_depth(depth)
     if depth < 3:
         raise ValueError(f"depth must be >= 3 for the root-of-unity form, got {depth}; "
                          "depth 1 and 2 are logarithms (antiderivative)")
+    if summed is None:
+        summed = depth > EXPLICIT_MAX_DEPTH
     x = SYMBOLS.x
     D = depth
     y = x ** sp.Rational(1, D)
-    T = sp.Rational(D, 2 - D) * y ** (2 - D)
-    T += -sp.log(sp.Abs(1 - x)) + sp.log(sp.Add(*[y**j for j in range(D)]))
+
+    def pair(theta):
+        return (-sp.cos(2 * theta) * sp.log(1 - 2 * y * sp.cos(theta) + y**2)
+                + 2 * sp.sin(2 * theta) * sp.atan2(sp.sin(theta), sp.cos(theta) - y))
+
+    T = sp.Rational(D, 2 - D) * y ** (2 - D) - sp.log(sp.Abs(1 - x))
+    if summed:
+        j = sp.Symbol("j", integer=True, nonnegative=True)
+        k = sp.Symbol("k", integer=True, positive=True)
+        T += sp.log(sp.Sum(y**j, (j, 0, D - 1)))
+        T += sp.Sum(pair(2 * sp.pi * k / D), (k, 1, (D - 1) // 2))
+    else:
+        T += sp.log(sp.Add(*[y**j for j in range(D)]))
+        for k in range(1, (D + 1) // 2):
+            T += pair(2 * sp.pi * k / D)
     if D % 2 == 0:
         T += -sp.log(1 + y)
-    for k in range(1, (D + 1) // 2):
-        theta = 2 * sp.pi * k / D
-        T += (-sp.cos(2 * theta) * sp.log(1 - 2 * y * sp.cos(theta) + y**2)
-              + 2 * sp.sin(2 * theta) * sp.atan2(sp.sin(theta), sp.cos(theta) - y))
-    d = sp.diff(T, x) - integrand(D)
-    for probe in (sp.Rational(3, 7), sp.Rational(99, 100), sp.Rational(101, 100),
-                  sp.Rational(7, 3)):
-        if abs(complex(sp.N(d.subs(x, probe), 30))) > 1e-25:
-            raise ArithmeticError(f"elementary antiderivative check failed at depth {D}")
+    # the derivative at points on both branches, in 30-digit mpmath arithmetic
+    check = sp.lambdify([x], sp.diff(T, x) - integrand(D), "mpmath")
+    with mpmath.workdps(30):
+        for probe in ("3/7", "99/100", "101/100", "7/3"):
+            v = mpmath.mpf(sp.Rational(probe).p) / sp.Rational(probe).q
+            scale = abs(1 / (v ** (2 - mpmath.mpf(2) / D) * (1 - v)))
+            if abs(check(v)) > 1e-22 * scale:
+                raise ArithmeticError(f"elementary antiderivative check failed at depth {D}")
     return T
 
 
@@ -444,31 +511,62 @@ def matrix_symbols(depth: int):
 __all__ += ["matrix_symbols"]
 
 
-@register_model("deep-linear", "deep linear networks (seed 001): mode ODEs, dsolve solutions, "
+@register_latex("deep-linear", "deep linear networks (seed 001): mode ODEs, dsolve solutions, "
                 "learning times at any depth, full-matrix gradient flow")
-def deep_linear_latex() -> str:
-    """LaTeX: mode ODEs, their solutions (seed eqs. (4), (5)), t(u) for any depth, flows."""
-    out = [r"% deep linear network W = W_D ... W_1, gradient flow on the mean squared error",
-           r"% full-matrix flow (seed eqs. (1)-(3)), depth 2 and general depth D:"]
+def deep_linear_latex() -> LatexModel:
+    """LaTeX: flows, mode ODEs, their solutions (seed eqs. (4), (5)), t(u) for any depth."""
     weights, Syx, Sx, tau = matrix_symbols(2)
-    for l, rhs in enumerate(gradient_flow(weights, Syx, Sx)):
-        out.append(rf"\tau \frac{{d W_{l + 1}}}{{dt}} = " + sp.latex(rhs))
-    out.append(r"\tau \frac{d W_l}{dt} = (W_D\cdots W_{l+1})^\top(\Sigma^{yx} - W\Sigma^x)"
-               r"(W_{l-1}\cdots W_1)^\top")
-    names = {1: "shallow", 2: "one hidden layer", 3: "depth 3"}
-    for D in (1, 2, 3):
-        out.append(f"% mode ODE, {names[D]} (D = {D}), balanced decoupled initialisation")
-        out.append(r"\tau \frac{du}{dt} = " + sp.latex(rate(D)))
-    out.append(r"\tau \frac{du}{dt} = D\,u^{2-2/D}\,(s-u)")
-    out.append("% dsolve + checkodesol: shallow (seed eq. 5) and one hidden layer (seed eq. 4)")
-    out.append(r"b(t) = " + sp.latex(mode_solution(1)))
-    out.append(r"a(t) = " + sp.latex(mode_solution(2)))
-    for D in (2, 3, 4):
-        out.append(f"% time to reach u from u_0, depth {D}")
-        out.append(r"t(u) = " + sp.latex(time_to_strength(D)))
-    out.append("% elementary antiderivative (both branches), depth 3, x = u/s")
-    out.append(r"T_3(x) = " + sp.latex(antiderivative_elementary(3)))
-    out.append("% small-u_0 asymptotics of the learning time u_0 -> u_f")
-    for D in (1, 2, 3, 4):
-        out.append(rf"t_{{D={D}}} \simeq " + sp.latex(learning_time_asymptotic(D)))
-    return "\n".join(out)
+    flows = [Rel(Tex(rf"\tau \frac{{dW_{l + 1}}}{{dt}}", ("tau", f"W{l + 1}", "t")), rhs)
+             for l, rhs in enumerate(gradient_flow(weights, Syx, Sx))]
+    general = Rel(Tex(r"\tau \frac{dW_l}{dt}", ("tau", "W1", "t")),
+                  Tex(r"(W_D\cdots W_{l+1})^\top(\Sigma^{yx} - W\Sigma^x)(W_{l-1}\cdots W_1)^\top",
+                      ("D", "W1", "Sigma_yx", "W", "Sigma_x")))
+    dudt = Tex(r"\tau \frac{du}{dt}", ("tau", "u", "t"))
+    modes = [Rel(dudt, rate(D), note=Tex(rf"(D = {D})", ("D",))) for D in (1, 2, 3)]
+    modes.append(Rel(dudt, Tex(r"D\,u^{2-2/D}\,(s-u)", ("D", "u", "s")),
+                     note=Tex(r"(\text{any } D)", ("D",))))
+    times = [Rel(Tex("t(u)", ("t", "u")), time_to_strength(D), note=Tex(rf"(D = {D})", ("D",)))
+             for D in (2, 3, 4)]
+    asym = [Rel(Tex(rf"t_{{D={D}}}", ("t", "D")), learning_time_asymptotic(D), r"\simeq")
+            for D in (1, 2, 3, 4)]
+    return LatexModel(
+        title="Deep linear networks (Saxe, McClelland and Ganguli 2014)",
+        summary=r"A network $\hat y = W_D\cdots W_1 x$ trained by gradient flow on the mean "
+                r"squared error $\mathcal{L} = \frac{1}{2}\operatorname{tr}\Sigma^y - "
+                r"\operatorname{tr}(W\Sigma^{xy}) + \frac{1}{2}\operatorname{tr}(W\Sigma^x "
+                r"W^\top)$, $W = W_D\cdots W_1$. The flows are derived by differentiating the loss "
+                "(checked entry by entry), the mode equations from the per-mode loss of a "
+                "balanced decoupled initialisation, their solutions by dsolve (checked by "
+                "checkodesol) and the learning times by separation of variables.",
+        source="seed 001 (Saxe et al. exercises), eqs. (1)-(5)",
+        equations=[
+            Equation("Full-matrix gradient flow, one hidden layer ($D = 2$) and any depth:",
+                     flows + [general]),
+            Equation("Strength $u$ of one mode of a balanced decoupled initialisation:", modes),
+            Equation("Solutions by dsolve: shallow network (seed eq. (5)) and one hidden "
+                     "layer (seed eq. (4)),",
+                     [Rel(Tex("b(t)", ("b", "t")), mode_solution(1)),
+                      Rel(Tex("a(t)", ("a", "t")), mode_solution(2))]),
+            Equation("Time to reach $u$ from $u_0$ (separation of variables; "
+                     "${}_2F_1$ is Gauss's hypergeometric function):", times),
+            Equation("The elementary antiderivative behind $t(u)$ at $D = 3$ (both branches, "
+                     "$x = u/s$):", Rel(Tex("T_3(x)", ("x",)), antiderivative_elementary(3))),
+            Equation("Small-$u_0$ asymptotics of the learning time from $u_0$ to $u_f$:", asym),
+        ],
+        symbols=[
+            Sym("tau", r"\tau", r"the time constant (one over the learning rate)"),
+            Sym(r"W(\d+)", "W_{#1}", "the weight matrix of layer $l$", generic="W_l"),
+            Sym("t", "t", "time"),
+            Sym("Sigma_yx", r"\Sigma^{yx}", "the input-output covariance $E[yx^\\top]$"),
+            Sym("Sigma_x", r"\Sigma^{x}", "the input covariance $E[xx^\\top]$"),
+            Sym("D", "D", "the depth (number of weight matrices)"),
+            Sym("W", "W", r"$= W_D\cdots W_1$, the network's input-output map"),
+            Sym("u", "u", "the strength of a mode (its singular value in $W$)"),
+            Sym("s", "s", "the target singular value of that mode (of $\\Sigma^{yx}$)"),
+            Sym("b", "b", "the mode strength of the shallow network"),
+            Sym("a", "a", "the mode strength of the network with one hidden layer"),
+            Sym("u0", "u_0", "the initial strength"),
+            Sym("x", "x", r"$= u/s$"),
+            Sym("u_f", "u_f", "the final strength"),
+        ],
+    )

@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from theory.catalog import register_model
+from theory.latex import Equation, LatexModel, Rel, Sym, Tex, positive_form, register_latex
 
 __all__ = ["epsilon", "n_features", "lca_correlation", "level_eigenvalues",
            "multiplicities", "correlation_matrix", "check_spectrum", "singular_values"]
@@ -106,13 +106,35 @@ def singular_values(tree_depth: int, branching: int) -> tuple[sp.Expr, ...]:
     return tuple(sp.sqrt(n_features * e) / P for e in level_eigenvalues(tree_depth, branching))
 
 
-@register_model("diffuse-tree", "hierarchical sign-flip diffusion data (seed 001): one "
+@register_latex("diffuse-tree", "hierarchical sign-flip diffusion data (seed 001): one "
                 "eigenvalue per tree level, singular values of Sigma_yx")
-def diffuse_tree_latex() -> str:
+def diffuse_tree_latex() -> LatexModel:
     """LaTeX of the level eigenvalues for a binary tree of depth 3."""
-    out = [r"% DiffuseTree, depth D = 3, branching b = 2: eigenvalues of C_ij = E[y_i y_j]"]
-    names = ["root"] + [str(m) for m in range(3)]
-    for name, e, m in zip(names, level_eigenvalues(3, 2), multiplicities(3, 2)):
-        out.append(rf"\lambda_{{{name}}} = {sp.latex(e)}\quad(\times {m})")
-    out.append(r"s = \sqrt{N\lambda}/P")
-    return "\n".join(out)
+    names = [r"\mathrm{root}"] + [str(m) for m in range(3)]
+    lines = [Rel(Tex(rf"\lambda_{{{name}}}", ("lambda",)), positive_form(e),
+                 note=Tex(rf"(\times {m})", ()))
+             for name, e, m in zip(names, level_eigenvalues(3, 2), multiplicities(3, 2))]
+    svals = [Rel(Tex(rf"s_{{{name}}}", ("s",)), positive_form(v))
+             for name, v in zip(names, singular_values(3, 2))]
+    return LatexModel(
+        title="Hierarchical data from sign-flip diffusion on a tree (DiffuseTree)",
+        summary=r"Each feature diffuses down a tree of depth $D$ and branching $b$: the root is "
+                r"$\pm 1$ and every child copies its parent, flipping the sign with probability "
+                r"$\epsilon$. The $P = b^D$ leaves are the items (one-hot inputs). The item-item "
+                r"correlation matrix $C_{ij} = E[y_iy_j]$ has one eigenvalue per tree level, "
+                "derived by SymPy and checked against the characteristic polynomial of the "
+                "explicit matrix.",
+        source="Saxe, McClelland and Ganguli (2019, PNAS), the hierarchical data of seed 001",
+        equations=[
+            Equation(r"Eigenvalues of $C$ for $D = 3$, $b = 2$, with their multiplicities:",
+                     lines),
+            Equation(r"Singular values $s = \sqrt{N\lambda}/P$ of $\Sigma^{yx} = Y^\top/P$ "
+                     r"with $N$ features ($N \to \infty$), $P = 8$ items:", svals),
+        ],
+        symbols=[
+            Sym("lambda", r"\lambda", "an eigenvalue of the item-item correlation matrix $C$"),
+            Sym("epsilon", r"\epsilon", "the probability that a child flips its parent's sign"),
+            Sym("s", "s", r"a singular value of the input-output covariance $\Sigma^{yx}$"),
+            Sym("N", "N", "the number of features"),
+        ],
+    )

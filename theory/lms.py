@@ -38,7 +38,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from theory.catalog import register_model
+from theory.latex import Equation, LatexModel, Rel, Sym, Tex, positive_form, register_latex
 from theory.moments import MomentSystem, derive_moments
 from theory.wick import gaussian_expectation
 
@@ -250,23 +250,88 @@ def modal_theory() -> ModalTheory:
                        alpha=alpha, closure=sp.simplify(S_star), small_lr_cov=small)
 
 
-@register_model("lms", "online linear regression / LMS: moment ODEs and exact discrete recursion")
-def lms_latex() -> str:
-    """LaTeX of the LMS derivation: moment system (n = 2), exact map and modal results."""
-    system = lms_moment_system(2)
+def _lms_latex_model() -> LatexModel:
+    """The LMS derivation for ``learndyn latex lms``: drift, moment ODEs (n = 2), exact map
+    (n = 2), modal form and stationary state."""
+    n = 2
+    sym = lms_symbols(n)
+    system = lms_moment_system(n)
     mt = modal_theory()
-    K, Kn = exact_second_moment_map(2)
-    out = [
-        r"% LMS: w <- w + gamma (y - w.x) x,  x ~ N(0,R),  y = w_o.x + xi,  xi ~ N(0, s2)",
-        r"% drift <f>(w) and moment ODEs (Kramers-Moyal engine, n = 2, finite learning rate)",
-        r"\langle f\rangle = " + sp.latex(system.drift),
-        system.latex(),
-        r"% exact second-moment map K -> K' (n = 2)",
-        r"K' = " + sp.latex(Kn),
-        r"% modal form in the eigenbasis of R, S = \sum_j \lambda_j k_j",
-        r"k' = " + sp.latex(mt.step),
-        r"k^* = (S^*+s^2)\," + sp.latex(mt.alpha) + r",\qquad S^* = " + sp.latex(mt.closure),
-        r"% small-learning-rate stationary variance per mode (moment ODEs)",
-        r"c^* = " + sp.latex(mt.small_lr_cov),
-    ]
-    return "\n".join(out)
+    K, Kn = exact_second_moment_map(n)
+    t = sp.Symbol("t", positive=True)
+    v = sp.symbols(f"v0:{n}", real=True)
+    # mean weight error v = w_o - <w>: the moment equations in v are much shorter
+    to_v = {w: wo - vi for w, wo, vi in zip(sym.w, sym.w_o, v)}
+    drift = [sp.collect(sp.expand(sym.R.row(i).dot(sp.Matrix(sym.w_o) - sp.Matrix(sym.w))),
+                        list(sym.R.free_symbols)) for i in range(n)]
+    if any(sp.expand(d - system.drift[i, 0]) != 0 for i, d in enumerate(drift)):
+        raise ArithmeticError("LMS drift is not R (w_o - w)")
+    mean = [Rel(Tex(rf"\frac{{d\langle w_{{{i}}}\rangle}}{{dt}}", (f"w{i}", "t")),
+                sp.expand(system.mean_rhs[i, 0].xreplace(to_v))) for i in range(n)]
+    cov = [Rel(sp.Derivative(system.covariance[i, j], t),
+               sp.expand(system.cov_rhs[i, j].xreplace(to_v)))
+           for i in range(n) for j in range(i, n)]
+    kmap = [Rel(Tex(f"K'_{{{i}{j}}}", (f"K_{i}_{j}",)), sp.expand(Kn[i, j]))
+            for i in range(n) for j in range(i, n)]
+    S_star = sp.Symbol("S_star", nonnegative=True)
+    k_star = positive_form(mt.alpha * (S_star + mt.s2))
+    if sp.simplify(k_star - mt.alpha * (S_star + mt.s2)) != 0:
+        raise ArithmeticError("positive_form changed the value of k*")
+    return LatexModel(
+        title="Online linear regression (LMS)",
+        summary=r"Update $w \leftarrow w + \gamma\,(y - w\cdot x)\,x$ (Widrow--Hoff without the "
+                r"factor 2) on inputs $x \sim N(0, R)$ with teacher $y = w_o\cdot x + \xi$, "
+                r"$\xi \sim N(0, s^2)$; continuous time $t = \gamma \times$ updates. "
+                "Every expression below is derived by SymPy from the rule (Isserlis theorem, "
+                "Kramers--Moyal moment engine), shown for $n = 2$ weights.",
+        source="the exact recursion and its fixed point: Feuer and Weinstein (1985), "
+               "Horowitz and Senne (1981); moment equations: Schmid and Murray, eqs. (10)-(11)",
+        equations=[
+            Equation("Drift of the update (expectation over $x$ and $\\xi$):",
+                     [Rel(Tex(rf"\langle f_{{{i}}}\rangle", ("f",)), d)
+                      for i, d in enumerate(drift)]),
+            Equation("Moment equations of the ensemble, with the $O(\\gamma)$ diffusion term:",
+                     mean + cov),
+            Equation("Exact one-step map of the second moments of the weight error "
+                     "$w - w_o$:", kmap),
+            Equation("Modal form in the eigenbasis of $R$ (one mode with eigenvalue "
+                     "$\\lambda$; the map closes through $S$):",
+                     Rel(Tex("k'", ("k",)), mt.step)),
+            Equation("Stationary state of the exact map (stable iff "
+                     "$\\gamma\\lambda_{\\max} < 1$ and $A < 1$):",
+                     [Rel(Tex("k^*", ("k",)), k_star),
+                      Rel(S_star, positive_form(mt.closure))]),
+            Equation("Small-learning-rate limit: stationary variance per mode of the moment "
+                     "equations,", Rel(Tex("c^*", ("c",)), mt.small_lr_cov)),
+        ],
+        symbols=[
+            Sym("gamma", r"\gamma", "the learning rate"),
+            Sym("s2", "s^2", "the variance of the output noise $\\xi$"),
+            Sym("f", "f", r"the update direction $(y - w\cdot x)\,x$"),
+            Sym(r"w(\d+)", "w_{#1}", "the weights", generic="w_i"),
+            Sym(r"wo(\d+)", "w_{o,#1}", "the teacher's weights", generic="w_{o,i}"),
+            Sym(r"R_(\d+)_(\d+)", "R_{#1#2}", "the input covariance $E[x_ix_j]$",
+                generic="R_{ij}"),
+            Sym("t", "t", "continuous time ($\\gamma$ times the number of updates)"),
+            Sym(r"v(\d+)", "v_{#1}", r"$= w_{o,i} - \langle w_i\rangle$, the mean weight error",
+                generic="v_i"),
+            Sym(r"C_(\d+)_(\d+)", "C_{#1#2}", "the covariance of the weights over the ensemble "
+                "of learners", generic="C_{ij}"),
+            Sym(r"K_(\d+)_(\d+)", "K_{#1#2}", "$= E[(w - w_o)_i(w - w_o)_j]$ before an "
+                "update ($K'$ after it)", generic="K_{ij}"),
+            Sym("k", "k", "the second moment of the weight error along the mode (a diagonal "
+                "entry of $K$ in the eigenbasis; $k'$ after an update, $k^*$ stationary)"),
+            Sym("lambda", r"\lambda", "the eigenvalue of $R$ of that mode"),
+            Sym("S", "S", r"$= \sum_j \lambda_j k_j$, the excess loss "
+                r"$E[(w - w_o)^\top R\,(w - w_o)]$"),
+            Sym("S_star", "S^*", "the stationary excess loss"),
+            Sym("A", "A", r"$= \sum_i \gamma\lambda_i / (2(1 - \gamma\lambda_i))$"),
+            Sym("c", "c", "the stationary variance of one mode as $\\gamma \\to 0$"),
+        ],
+    )
+
+
+@register_latex("lms", "online linear regression / LMS: moment ODEs and exact discrete recursion")
+def lms_latex() -> LatexModel:
+    """LaTeX of the LMS derivation: moment system (n = 2), exact map and modal results."""
+    return _lms_latex_model()

@@ -45,7 +45,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from theory.catalog import register_model
+from theory.latex import Equation, LatexModel, Rel, Sym, Tex, register_latex
 from theory.lms import lms_symbols, lms_update
 from theory.wick import gaussian_expectation
 
@@ -136,15 +136,47 @@ def fourth_moment_map() -> FourthMomentMap:
                            diagonal=diag, off_coeffs=off_coeffs, diag_coeffs=diag_coeffs)
 
 
-@register_model("lms-fluctuations", "online LMS: exact fourth-moment recursion (the spread "
-                "of the excess loss over learners) and its stability")
-def fourth_moment_latex() -> str:
-    """LaTeX of the exact even fourth-moment map."""
+@register_latex("lms-fluctuations", "online LMS: exact fourth-moment recursion (the spread of "
+                "the excess loss over learners) and its stability")
+def fourth_moment_latex() -> LatexModel:
+    """The exact even fourth-moment map for ``learndyn latex lms-fluctuations``."""
     fm = fourth_moment_map()
-    return "\n".join([
-        r"% LMS fluctuations: v = w - w_o in the eigenbasis of R, "
-        r"T_{ij} = \sum_{k\ne i,j}\lambda_k v_k^2 + s^2, T_i = \sum_{k\ne i}\lambda_k v_k^2 + s^2",
-        r"E[v_i'^2 v_j'^2 \mid v] = " + sp.latex(sp.collect(fm.off_diagonal,
-                                                             [fm.vi, fm.vj, fm.T])),
-        r"E[v_i'^4 \mid v] = " + sp.latex(sp.collect(fm.diagonal, [fm.vi, fm.T])),
-    ])
+    mono = {"vi4": fm.vi**4, "vj4": fm.vj**4, "vi2vj2": fm.vi**2 * fm.vj**2,
+            "vi2T": fm.vi**2 * fm.T, "vj2T": fm.vj**2 * fm.T, "T2": fm.T**2}
+
+    def terms(coeffs):  # factored coefficients; the one that does not factor, expanded
+        parts = []
+        for k, c in coeffs.items():
+            f = sp.factor(c)
+            parts += (list(sp.expand(c * mono[k]).args) if isinstance(f, sp.Add)
+                      else [sp.Mul(f, mono[k], evaluate=False)])
+        return sp.Add(*parts, evaluate=False)
+
+    off = Rel(Tex(r"E[v_i'^2 v_j'^2 \mid v]", ("v_i", "v_j")), terms(fm.off_coeffs))
+    diag = Rel(Tex(r"E[v_i'^4 \mid v]", ("v_i",)), terms(fm.diag_coeffs))
+    return LatexModel(
+        title="Exact fluctuations of online LMS (fourth moments)",
+        summary=r"Update $w \leftarrow w + \gamma\,(y - w\cdot x)\,x$ on $x \sim N(0, R)$, "
+                r"$y = w_o\cdot x + \xi$, $\xi\sim N(0, s^2)$; weight error $v = w - w_o$ in "
+                r"the eigenbasis of $R$.  Derived by SymPy from the rule (Isserlis theorem at "
+                r"$n = 4$ and $n = 3$); all other modes and the output noise enter through "
+                r"one scalar $T$, so the recursion of $m_{ij} = E[v_i^2v_j^2]$ closes, and "
+                r"$\operatorname{Var}[v^\top R v] = \sum_{ij}\lambda_i\lambda_j m_{ij} - "
+                r"(\sum_i \lambda_i E[v_i^2])^2$.",
+        source="derived here; the mean-square recursion it extends: Feuer and Weinstein (1985)",
+        equations=[
+            Equation(r"Two different modes $i \ne j$, with "
+                     r"$T = \sum_{k\ne i,j}\lambda_k v_k^2 + s^2$:", off),
+            Equation(r"One mode, with $T = \sum_{k\ne i}\lambda_k v_k^2 + s^2$:", diag),
+        ],
+        symbols=[
+            Sym("gamma", r"\gamma", "the learning rate"),
+            Sym("v_i", "v_i", "the weight error along eigenvector $i$ of $R$ before an update "
+                "($v_i'$ after it)"),
+            Sym("v_j", "v_j", "the weight error along eigenvector $j$"),
+            Sym("lambda_i", r"\lambda_i", "the eigenvalue of $R$ of mode $i$"),
+            Sym("lambda_j", r"\lambda_j", "the eigenvalue of mode $j$"),
+            Sym("T", "T", r"the variance of the rest of the error signal $\xi - x\cdot v$ "
+                "given $v$: the other modes weighted by their eigenvalues, plus $s^2$"),
+        ],
+    )

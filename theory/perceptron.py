@@ -64,8 +64,8 @@ from functools import lru_cache
 
 import sympy as sp
 
-from theory.catalog import register_model
 from theory.gaussian import expect, owens_t
+from theory.latex import Equation, LatexModel, Rel, Sym, Tex, register_latex
 from theory.moments import derive_moments
 
 __all__ = [
@@ -364,48 +364,119 @@ def small_noise_trace_rate(rule: str, n: int = 2):
 # --------------------------------------------------------------------------- LaTeX
 
 
-def _latex(rule: str) -> str:
+def _display(expr, M2, m):
+    r"""``expr`` with :math:`|\mu|^2` written through :math:`|\mu|` and simplified (checked)."""
+    e = expr.subs(M2, m**2)
+    out = sp.simplify(e)
+    if sp.simplify(out - e) != 0:
+        raise ArithmeticError("simplification changed a displayed perceptron expression")
+    return out
+
+
+def _latex(rule: str) -> LatexModel:
     cs = class_scalars(rule)
     rf = reduced_flow(rule)
-    s2 = sp.Symbol("sigma^2", nonnegative=True)
+    (r, s2, _, M2), R = fixed_point_function(rule)
     dP, dW = rf.isotropic(s2)
-    (r, fs2, flam, fM2), R = fixed_point_function(rule)
-    name = {"sl": "supervised (online logistic regression, eq. (12))",
-            "rl": "REINFORCE with reward baseline (eq. (13))"}[rule]
-    lines = [
-        f"% perceptron {rule.upper()}: {name}; seed 002 (Schmid & Murray)",
-        r"\phi(z) = \tfrac12\big(1+\operatorname{erf}(\sqrt{\pi}z/4)\big), \quad "
-        r"a_y = \sqrt{\pi/8}\,\mu_y\cdot w,\quad c_y = \tfrac{\pi}{8}\, w^\top\Sigma_y w",
-        r"\langle f\rangle(w) = \tfrac12\sum_{y=\pm1}\Big[\mu_y\, g_1^{y}(a_y,c_y) + "
-        r"\sqrt{\pi/8}\,\Sigma_y w\, g_2^{y}(a_y,c_y)\Big] - \lambda w",
-    ]
+    m = sp.Symbol("mu_norm", positive=True)
+    t = sp.Symbol("t", positive=True)
+    z = sp.Symbol("z", real=True)
+    name = {"sl": ("supervised learning", "online logistic regression, "
+                   r"$f = (\tilde y - \phi(w\cdot x))\,x - \lambda w$, $\tilde y = (y+1)/2$, "
+                   "seed eq. (12)"),
+            "rl": ("REINFORCE", r"$f = \hat y\,\delta\,\phi(-\hat y\,w\cdot x)\,x - \lambda w$ "
+                   r"with $\hat y = \pm 1$ drawn with probability $\phi(\hat y\, w\cdot x)$, "
+                   r"$\delta = y\hat y - B$ and a reward baseline $B$ (it cancels in the drift), "
+                   "seed eq. (13)")}[rule]
+    k = r"\sqrt{\pi/8}"
+    g_lines = []
     for y in (1, -1):
         sgn = "+" if y == 1 else "-"
-        lines.append(rf"g_1^{{{sgn}}}(a,c) = {sp.latex(cs.g1[y])}")
-        lines.append(rf"g_2^{{{sgn}}}(a,c) = {sp.latex(cs.g2[y])}")
-    lines += [
-        r"% isotropic reduction (mu_pm = pm mu, Sigma = sigma^2 I), P = mu.w, W = |w|^2",
-        rf"\frac{{dP}}{{dt}} = {sp.latex(dP)}",
-        rf"\frac{{dW}}{{dt}} = {sp.latex(dW)}",
-        r"% fixed point |w*| = r: w = r mu/|mu|, root of",
-        rf"0 = {sp.latex(R)}",
-        r"% moment equations (10)-(11), J_{ik} = \partial_k \langle f_i\rangle(\langle w\rangle)",
-        r"\frac{d\langle w_i\rangle}{dt} = \langle f_i\rangle(\langle w\rangle) + "
-        r"\tfrac12\sum_{kl} C_{kl}\,\partial_k\partial_l\langle f_i\rangle(\langle w\rangle),"
-        r"\qquad \frac{dC}{dt} = JC + CJ^\top",
-        r"\sum_{kl} C_{kl}\partial_k\partial_l\langle f\rangle = \tfrac12\sum_y\Big[\mu_y Q[g_1^y]"
-        r" + \sqrt{\pi/8}\big(2\Sigma_y C\nabla g_2^y + \Sigma_y w\, Q[g_2^y]\big)\Big],\quad "
-        r"Q[g] = g_{aa}\,\nabla a^\top C\nabla a + 2g_{ac}\,\nabla a^\top C\nabla c + "
-        r"g_{cc}\,\nabla c^\top C\nabla c + g_c\,\tfrac{\pi}{4}\operatorname{tr}(\Sigma_y C)",
-    ]
-    return "\n".join(lines)
+        g_lines.append(Rel(Tex(rf"g_1^{{{sgn}}}(a, c)", ("g", "y")), cs.g1[y]))
+        g_lines.append(Rel(Tex(rf"g_2^{{{sgn}}}(a, c)", ("g", "y")), cs.g2[y]))
+    return LatexModel(
+        title=f"Nonlinear perceptron, {name[0]} (Schmid and Murray)",
+        summary=f"Update $w \\leftarrow w + \\eta f$ on inputs $x \\sim N(\\mu_y, \\Sigma_y)$ with "
+                f"labels $y = \\pm 1$ of probability 1/2: {name[1]}. Continuous time "
+                r"$t = \eta \times$ updates. The drift, its isotropic reduction and the "
+                "fixed-point equation are derived by SymPy from the rule with a table of "
+                "Gaussian identities (Owen 1980).",
+        source="Schmid and Murray, eqs. (10)-(13), (15)-(23) and (43)",
+        equations=[
+            Equation("The erf sigmoid and the two scalars the drift depends on:",
+                     [Rel(Tex(r"\phi(z)", ("phi", "z")), sigmoid(z)),
+                      Rel(Tex("a_y", ("a", "y")),
+                          Tex(rf"{k}\,\mu_y\cdot w", ("mu_y", "w"))),
+                      Rel(Tex("c_y", ("c", "y")),
+                          Tex(r"\frac{\pi}{8}\, w^\top\Sigma_y w", ("Sigma_y", "w")))]),
+            Equation("Drift of the update (expectation over inputs, labels and, for RL, "
+                     "actions):",
+                     Rel(Tex(r"\langle f\rangle(w)", ("f", "w")),
+                         Tex(r"\frac{1}{2}\sum_{y=\pm1}\left[\mu_y\, g_1^{y}(a_y,c_y) + "
+                             rf"{k}\,\Sigma_y w\, g_2^{{y}}(a_y,c_y)\right] - \lambda w",
+                             ("y", "mu_y", "g", "a", "c", "Sigma_y", "lambda", "w")))),
+            Equation("The class functions, derived:", g_lines),
+            Equation(r"Isotropic reduction ($\mu_\pm = \pm\mu$, $\Sigma_\pm = \sigma^2 I$): a "
+                     r"closed flow of $P = \mu\cdot w$ and $W = |w|^2$,",
+                     [Rel(sp.Derivative(rf.P, t), _display(dP, M2, m)),
+                      Rel(sp.Derivative(rf.W, t), _display(dW, M2, m))]),
+            Equation(r"Fixed point $w^* = r\,\mu/|\mu|$ (seed eq. (43)): $r$ is the positive "
+                     "root of",
+                     Rel(sp.Integer(0), _display(R, M2, m))),
+            Equation(r"Moment equations (seed eqs. (10)-(11)) with "
+                     r"$J_{ik} = \partial_k \langle f_i\rangle(\langle w\rangle)$:",
+                     [Rel(Tex(r"\frac{d\langle w_i\rangle}{dt}", ("w", "t")),
+                          Tex(r"\langle f_i\rangle(\langle w\rangle) + \frac{1}{2}\sum_{kl} "
+                              r"C_{kl}\,\partial_k\partial_l\langle f_i\rangle(\langle w\rangle)",
+                              ("f", "C"))),
+                      Rel(Tex(r"\frac{dC}{dt}", ("C", "t")), Tex(r"JC + CJ^\top", ("C", "J")))]),
+            Equation("The correction term through the scalars $a$ and $c$ (no third-order "
+                     "tensor is formed):",
+                     [Rel(Tex(r"\sum_{kl} C_{kl}\partial_k\partial_l\langle f\rangle", ("C", "f")),
+                          Tex(r"\frac{1}{2}\sum_y\left[\mu_y Q[g_1^y] + "
+                              rf"{k}\left(2\Sigma_y C\nabla g_2^y + \Sigma_y w\, Q[g_2^y]\right)"
+                              r"\right]", ("y", "mu_y", "Q", "g", "Sigma_y", "C", "w"))),
+                      Rel(Tex("Q[g]", ("Q", "g")),
+                          Tex(r"g_{aa}\,\nabla a^\top C\nabla a + 2g_{ac}\,\nabla a^\top C\nabla c"
+                              r" + g_{cc}\,\nabla c^\top C\nabla c + g_c\,\frac{\pi}{4}"
+                              r"\operatorname{tr}(\Sigma_y C)", ("g", "a", "c", "C", "Sigma_y")))]),
+        ],
+        symbols=[
+            Sym("eta", r"\eta", "the learning rate"),
+            Sym("z", "z", "the argument of the sigmoid"),
+            Sym("phi", r"\phi", "the erf sigmoid (the output nonlinearity)"),
+            Sym("y", "y", r"the label ($\pm 1$)"),
+            Sym("mu_y", r"\mu_y", "the mean input of class $y$"),
+            Sym("Sigma_y", r"\Sigma_y", "the input covariance of class $y$"),
+            Sym("w", "w", "the weight vector"),
+            Sym("a", "a", r"$= \sqrt{\pi/8}\,\mu_y\cdot w$, the scaled mean input current"),
+            Sym("c", "c", r"$= \frac{\pi}{8}\,w^\top\Sigma_y w$, the scaled variance of the "
+                "input current"),
+            Sym("f", "f", "the update direction"),
+            Sym("lambda", r"\lambda", "the weight decay"),
+            Sym("g", "g_1^y, g_2^y", r"the expectations $E[G_y]$ and $E[u\,G_y]/b$ of the "
+                r"rule's factor $G_y(w\cdot x)$ in $x = \mu_y + \ldots$ (with $b = \sqrt{c}$, "
+                r"$u \sim N(0, 1)$)"),
+            Sym("owens_t", "T(h, a)", r"Owen's T function, $\frac{1}{2\pi}\int_0^a "
+                r"e^{-h^2(1+x^2)/2}/(1+x^2)\,dx$"),
+            Sym("t", "t", r"continuous time ($\eta$ times the number of updates)"),
+            Sym("P", "P", r"$= \mu\cdot w$"),
+            Sym("W", "W", r"$= |w|^2$"),
+            Sym("mu_norm", r"|\mu|", r"the norm of the class mean $\mu$"),
+            Sym("sigma2", r"\sigma^2", "the input variance of each class along every direction"),
+            Sym("r", "r", r"the norm of $w$ at the fixed point"),
+            Sym("C", "C", r"the covariance of the weights over the ensemble, entries $C_{kl}$"),
+            Sym("J", "J", r"the Jacobian of the drift at the mean weights"),
+            Sym("Q", "Q", "the second-order operator defined in this display"),
+        ],
+    )
 
 
-@register_model("perceptron-sl", "nonlinear perceptron, supervised learning (seed 002 eq. (12))")
-def perceptron_sl_latex() -> str:
+@register_latex("perceptron-sl", "nonlinear perceptron, supervised learning (seed 002 eq. (12))")
+def perceptron_sl_latex() -> LatexModel:
     return _latex("sl")
 
 
-@register_model("perceptron-rl", "nonlinear perceptron, REINFORCE (seed 002 eq. (13))")
-def perceptron_rl_latex() -> str:
+@register_latex("perceptron-rl", "nonlinear perceptron, REINFORCE (seed 002 eq. (13))")
+def perceptron_rl_latex() -> LatexModel:
     return _latex("rl")

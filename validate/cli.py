@@ -74,9 +74,31 @@ def _cmd_describe(args) -> int:
 
 def _cmd_latex(args) -> int:
     from theory.catalog import get_model
+    from theory.latex import document
 
     entry = get_model(args.model)
-    print(entry.latex())
+    if args.out and not args.document:
+        raise InputError("--out needs --document (the .tex file to write)")
+    if not args.document:
+        print(entry.latex())
+        return 0
+    try:
+        tex = document(args.model)
+    except TypeError as err:
+        raise InputError(str(err)) from None
+    if not args.out:
+        print(tex, end="")
+        return 0
+    out = Path(args.out)
+    if out.is_dir():
+        out = out / f"{args.model}.tex"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(tex)
+    except OSError as err:
+        raise InputError(f"--out {args.out}: cannot write there ({err.strerror or err})") \
+            from None
+    print(f"wrote {out} (compile with: pdflatex {out.name})")
     return 0
 
 
@@ -203,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("latex", help="print the derived equations of a model as LaTeX")
     p.add_argument("model")
+    p.add_argument("--document", action="store_true",
+                   help="a standalone .tex (article, amsmath, amssymb) that compiles")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="with --document: write it to FILE (a folder: FILE/MODEL.tex)")
     p.set_defaults(func=_cmd_latex)
 
     p = sub.add_parser("validate", help="run an experiment: theory vs simulation with verdicts")
