@@ -353,3 +353,13 @@ def test_network_bad_input():
         batched.sgd_steps(np.zeros((2, 5, 4)), np.zeros((2, 5, 3)), 0.1)
     with pytest.raises(ValueError, match="record_every"):
         batched.train(np.eye(4), np.zeros((4, 2)), epochs=1, lr=0.1, record_every=-2)
+
+
+def test_default_initialisation_is_variance_preserving_in_the_fan_in():
+    """``init_std=None``: W_l ~ N(0, 1/fan-in) (std 0.05 for 400 inputs), not 1/fan-out
+    (0.14 for 50 outputs); 20000 entries give the std to 0.5%."""
+    from numerics.sim.deep_network import init_weights
+
+    W = init_weights([400, 50], np.random.default_rng(3))[0]
+    assert W.shape == (50, 400)
+    assert W.std() == pytest.approx(1 / np.sqrt(400), rel=0.03)

@@ -363,3 +363,14 @@ def test_experiment_seed_is_the_documented_63_bit_integer():
         ss = np.random.SeedSequence(5).spawn(1)[t.index].spawn(2)[t.replicate]
         assert t.int_seed() == int(ss.generate_state(1, np.uint64)[0]) >> 1
         assert 0 <= t.int_seed() < 2**63
+
+
+def test_a_changed_npz_is_detected_even_when_it_still_loads(tmp_path):
+    """The record carries the NPZ's SHA-256: arrays replaced by others of the same names and
+    shapes (a file that loads fine) make the point count as missing, not as stored."""
+    folder = tmp_path / "points"
+    store.write_point(folder, {"id": "p1", "status": "ok", "scalars": {}},
+                      {"a": np.arange(4.0)})
+    assert store.read_point(folder, "p1") is not None
+    np.savez(folder / "p1.npz", a=np.arange(4.0) + 1)
+    assert store.read_point(folder, "p1") is None
