@@ -374,3 +374,15 @@ def test_a_changed_npz_is_detected_even_when_it_still_loads(tmp_path):
     assert store.read_point(folder, "p1") is not None
     np.savez(folder / "p1.npz", a=np.arange(4.0) + 1)
     assert store.read_point(folder, "p1") is None
+
+
+def test_booleans_stay_booleans_through_the_store(tmp_path):
+    """A verdict (``passed``) is stored as a JSON boolean, not as 1/0: the table and reports
+    read ``true``/``false``."""
+    assert store.to_plain({"a": np.bool_(True), "b": [False]}) == {"a": True, "b": [False]}
+    assert type(store.to_plain(np.bool_(True))) is bool
+    folder = tmp_path / "points"
+    store.write_point(folder, {"id": "p", "status": "ok", "scalars": {"passed": True}}, {})
+    rec = store.read_point(folder, "p")
+    assert rec["scalars"]["passed"] is True
+    assert '"passed": true' in (folder / "p.json").read_text()
