@@ -226,7 +226,8 @@ def test_forgetting_extrapolates_a_linear_learning_rate_bias_away(monkeypatch):
         return dict(durations=np.ones(theory.size), steps=np.ones(theory.size), theory=theory,
                     theory_eta=theory, sim=theory + (50 * 1e-4 / 1e-4) * p["lr"],
                     sem=np.full(theory.size, 1e-4), curves=[], sim_curves=[], rate_theory=0.51,
-                    r2_theory=1.0, rate_sim=0.5, r2_sim=1.0)
+                    r2_theory=1.0, rate_sim=0.5, r2_sim=1.0,
+                    mean_run_alignment=np.zeros(theory.size))
 
     monkeypatch.setattr(exp, "simulate_forgetting", fake)
     monkeypatch.setattr(exp, "bootstrap_rate_se", lambda *a, **k: 0.01)
