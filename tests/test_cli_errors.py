@@ -201,3 +201,12 @@ def test_no_traceback_from_the_console_script(tmp_path):
                             "--param", "dim=abc"], capture_output=True, text=True,
                            cwd=Path(__file__).resolve().parents[1])
     assert "Traceback" in debug.stderr and "ParameterError" in debug.stderr
+
+
+def test_forgetting_refuses_settings_outside_the_theory_everywhere():
+    from validate.params import ParameterError
+    from validate.registry import resolve_params
+
+    with pytest.raises(ParameterError, match="max_noise"):
+        resolve_params("perceptron-forgetting-paper", {"sigmas": "2.0"})
+    resolve_params("perceptron-forgetting-paper", {"sigmas": "0.1,2.0"})  # one judged: fine
