@@ -22,8 +22,8 @@ import numpy as np
 from numerics.checks import as_int
 from numerics.sim.ensemble import _seed_sequence
 
-__all__ = ["Dataset", "ClassStatistics", "load_digits_binary", "read_idx", "write_idx",
-           "load_mnist_idx", "binary_subset", "train_test_split", "center", "class_statistics",
+__all__ = ["Dataset", "ClassStatistics", "load_digits_binary", "load_digits_classes",
+           "read_idx", "write_idx", "load_mnist_idx", "binary_subset", "train_test_split", "center", "class_statistics",
            "IDX_IMAGES_MAGIC", "IDX_LABELS_MAGIC"]
 
 IDX_IMAGES_MAGIC = 2051
@@ -88,6 +88,26 @@ def load_digits_binary(negative: int = 0, positive: int = 1, *, scale: float = 1
     d = load_digits()
     return binary_subset(d.data * float(scale), d.target, negative, positive,
                          f"sklearn digits {negative} vs {positive}")
+
+
+def load_digits_classes(classes=(0, 1, 2, 3), *, scale: float = 1.0 / 16
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled 8x8 digits restricted to ``classes``: inputs ``(n, 64)`` (pixel
+    values 0..16 times ``scale``) and labels ``0..K-1`` in the order of ``classes``."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("load_digits_classes needs scikit-learn (for its bundled digits "
+                          "data): pip install 'learndyn[data]'") from exc
+    classes = tuple(classes)
+    if len(classes) < 2 or len(set(classes)) != len(classes) or any(
+            not isinstance(c, (int, np.integer)) or not 0 <= c <= 9 for c in classes):
+        raise ValueError(f"classes must be two or more distinct digits 0..9, got {classes!r}")
+    d = load_digits()
+    keep = np.isin(d.target, classes)
+    lookup = {c: k for k, c in enumerate(classes)}
+    y = np.array([lookup[int(t)] for t in d.target[keep]], dtype=np.int64)
+    return d.data[keep] * float(scale), y
 
 
 def _open(path: Path):

@@ -173,15 +173,25 @@ class SigmoidNetwork:
         W2[:, -1] = 0.0
         return np.concatenate([W1.ravel(), W2.ravel()])
 
-    def _forward(self, thetas, xi=None):
-        th = self.full(thetas)
-        B = th.shape[0]
-        W1 = th[:, :self.n1].reshape(B, self.hidden, -1)
-        W2 = th[:, self.n1:].reshape(B, self.K, self.hidden + 1)
+    def _hidden(self, W1, xi=None):
         a1 = np.einsum("bji,ni->bnj", W1, self._Xb)
         if xi is not None and self.trained == "all":
             a1 = a1 + xi[..., :self.hidden]
-        h = np.concatenate([_sig(a1), np.ones(a1.shape[:-1] + (1,))], axis=-1)
+        return np.concatenate([_sig(a1), np.ones(a1.shape[:-1] + (1,))], axis=-1)
+
+    def _forward(self, thetas, xi=None):
+        th = np.atleast_2d(np.asarray(thetas, dtype=float))
+        if th.shape[-1] != self.dim:
+            raise ValueError(f"theta must have {self.dim} entries, got shape {th.shape}")
+        B = th.shape[0]
+        if self.trained == "output":  # the hidden layer is fixed: computed once
+            W1 = np.asarray(self.fixed, dtype=float).reshape(1, self.hidden, -1)
+            h = np.broadcast_to(self._hidden(W1)[0], (B, self._Xb.shape[0], self.hidden + 1))
+            W2 = th.reshape(B, self.K, self.hidden + 1)
+        else:
+            W1 = th[:, :self.n1].reshape(B, self.hidden, -1)
+            h = self._hidden(W1, xi)
+            W2 = th[:, self.n1:].reshape(B, self.K, self.hidden + 1)
         a2 = np.einsum("bkj,bnj->bnk", W2, h)
         if xi is not None:
             a2 = a2 + xi[..., -self.K:]
