@@ -315,7 +315,7 @@ def _estimators_latex_model() -> LatexModel:
     names = {"gd": "GD", "node": "NP", "weight": "WP"}
     return LatexModel(
         title="Gradient estimators: bias, mean-squared error, perturbation learning",
-        summary=r"Local model $L(\theta+\delta) = L_0 + g^\top\delta + \tfrac12\delta^\top H"
+        summary=r"Local model $L(\theta+\delta) = L_0 + g^\top\delta + \frac{1}{2}\delta^\top H"
                 r"\delta$, perturbations $\delta = \sigma\varepsilon$, $\varepsilon \sim "
                 r"N(0, I_d)$, $S$ directions. Every expectation is derived by SymPy with "
                 r"Isserlis' theorem on linear and quadratic forms in symbolic dimension $d$.",
