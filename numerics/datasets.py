@@ -23,7 +23,8 @@ from numerics.checks import as_int
 from numerics.sim.ensemble import _seed_sequence
 
 __all__ = ["Dataset", "ClassStatistics", "load_digits_binary", "load_digits_classes",
-           "read_idx", "write_idx", "load_mnist_idx", "binary_subset", "train_test_split", "center", "class_statistics",
+           "read_idx", "write_idx", "load_mnist_idx", "binary_subset", "train_test_split",
+           "center", "class_statistics",
            "IDX_IMAGES_MAGIC", "IDX_LABELS_MAGIC"]
 
 IDX_IMAGES_MAGIC = 2051

@@ -52,12 +52,17 @@ from theory import estimators as te
 __all__ = ["METHODS", "SCORE_VARIANTS", "GradientEstimate", "NodeModel", "estimate",
            "estimator_mse", "regression_mse", "perturbation_recursion",
            "expected_learning_curve", "optimal_rate", "StudentTeacherRun",
-           "simulate_student_teacher", "check_hessian", "evaluations"]
+           "simulate_student_teacher", "check_hessian", "evaluations",
+           "quadratic_training_curve"]
 
 SCORE_VARIANTS = te.VARIANTS
 METHODS = ("finite-difference", "local-regression", "score-plain", "score-baseline",
            "score-antithetic", "regression", "regression-baseline", "weight-perturbation",
            "node-perturbation", "pathwise")
+
+
+_RANDOM_METHODS = ("score-plain", "score-baseline", "score-antithetic", "regression",
+                   "regression-baseline", "weight-perturbation")
 
 
 @dataclass(frozen=True)
@@ -184,14 +189,30 @@ def estimate(method: str, loss, theta, S: int, sigma: float, seed=0, *,
     ``"node-perturbation"``, or an object with ``gradient(theta)`` for ``"pathwise"``;
     ``S`` >= 1 perturbations; ``sigma`` > 0 their size (the spacing for finite differences,
     the half-width for the local regression); ``seed``: int, SeedSequence or Generator.
-    ``replicas=R`` returns ``R`` independent estimates ``(R, d)`` from one batched call.
+    ``replicas=R`` returns ``R`` independent estimates ``(R, d)`` from one batched call;
+    a ``(R, d)`` ``theta`` (random-perturbation methods) returns one estimate at each of the
+    ``R`` points, also from one batched call (R learners trained side by side).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     S = _check_S(S)
     sigma = _check_sigma(sigma)
     R = 1 if replicas is None else as_int(replicas, "replicas", 1)
-    theta = as_vector(theta, "theta")
+    many = np.ndim(theta) == 2
+    if many:  # R points, one estimate at each (training R replicas in one batched call)
+        if method not in _RANDOM_METHODS:
+            raise ValueError(f"a (R, d) theta needs a random-perturbation method "
+                             f"{_RANDOM_METHODS}, got {method!r}")
+        thetas = np.asarray(theta, dtype=float)
+        if thetas.shape[0] < 1 or thetas.shape[1] < 1 or not np.all(np.isfinite(thetas)):
+            raise ValueError(f"theta must be a finite (R, d) array, got shape {thetas.shape}")
+        if replicas is not None and R != thetas.shape[0]:
+            raise ValueError(f"replicas={R} disagrees with theta's {thetas.shape[0]} rows")
+        R = thetas.shape[0]
+        theta = thetas[0]
+    else:
+        theta = as_vector(theta, "theta")
+        thetas = theta[None]
     d = theta.size
     rng = _rng(seed)
     if method == "pathwise":
@@ -212,21 +233,22 @@ def estimate(method: str, loss, theta, S: int, sigma: float, seed=0, *,
         anti = method == "score-antithetic"
         eps = rng.standard_normal((R, S, d))
         dirs = np.concatenate([eps, -eps], axis=1) if anti else eps
-        pts = theta + sigma * dirs
+        pts = thetas[:, None, :] + sigma * dirs
         need_base = method in ("score-baseline", "regression-baseline", "weight-perturbation")
         flat = pts.reshape(-1, d)
+        nb = thetas.shape[0] if need_base else 0
         if need_base:
-            flat = np.concatenate([flat, theta[None]])
+            flat = np.concatenate([flat, thetas])
         vals_all = _call(loss, flat)
-        base = np.full(R, vals_all[-1]) if need_base else None
-        vals = (vals_all[:-1] if need_base else vals_all).reshape(R, -1)
+        base = np.broadcast_to(vals_all[flat.shape[0] - nb:], (R,)) if need_base else None
+        vals = vals_all[:flat.shape[0] - nb].reshape(R, -1)
         if method.startswith("regression"):
             grad = _regression(vals, eps, sigma, base)
         else:
             variant = {"score-plain": "plain", "score-baseline": "baseline",
                        "weight-perturbation": "baseline", "score-antithetic": "antithetic"}[method]
             grad = _score(vals, base, eps, sigma, variant)
-    out = grad[0] if replicas is None else grad
+    out = grad[0] if (replicas is None and not many) else grad
     return GradientEstimate(method, out, evaluations(method, S, d), S, sigma)
 
 
@@ -369,6 +391,49 @@ def expected_learning_curve(rule: str, eta: float, M: int, N: int, sigma: float,
     for t in range(steps + 1):
         out[t] = 0.5 * v
         v = a * v + b
+    return out
+
+
+_TRAIN_ARGS = (te.p_v, te.lam, te.G2, te.eta, te.S, te.sigma, te.trH, te.trH2)
+
+
+@cache
+def _training_function(variant: str) -> Callable:
+    return sp.lambdify(_TRAIN_ARGS, te.training_recursion(variant), modules="numpy", cse=True)
+
+
+def quadratic_training_curve(variant: str, eigenvalues, p0, eta: float, S: int, sigma: float,
+                             steps: int) -> np.ndarray:
+    r"""Expected excess loss :math:`E[L(\theta_t)] - L^*`, ``t = 0..steps``, of
+    :math:`\theta_{t+1} = \theta_t - \eta\hat g` on a quadratic loss with Hessian eigenvalues
+    ``eigenvalues`` (:math:`\lambda_j \ge 0`) and initial squared components ``p0`` of
+    :math:`\theta_0 - \theta^*` along the eigenvectors, for ``variant`` ``"exact"`` (the
+    gradient), ``"baseline"`` (weight perturbation, S + 1 evaluations per step) or
+    ``"antithetic"`` (S pairs): the exact recursion
+    :func:`theory.estimators.training_recursion` (lambdified),
+    :math:`E[L_t] - L^* = \tfrac12\sum_j\lambda_j p_{j,t}`."""
+    if variant not in te.TRAIN_VARIANTS:
+        raise ValueError(f"variant must be one of {te.TRAIN_VARIANTS}, got {variant!r}")
+    lam = as_vector(eigenvalues, "eigenvalues")
+    p = as_vector(p0, "p0").copy()
+    if lam.shape != p.shape:
+        raise ValueError(f"eigenvalues {lam.shape} and p0 {p.shape} must have the same shape")
+    if np.any(lam < 0) or np.any(p < 0):
+        raise ValueError("eigenvalues and p0 must be >= 0 (a convex quadratic, squares)")
+    eta = as_positive(eta, "eta")
+    S = _check_S(S)
+    sigma = _check_sigma(sigma)
+    steps = as_int(steps, "steps", 0)
+    f = _training_function(variant)
+    trH, trH2 = float(lam.sum()), float(np.sum(lam**2))
+    out = np.empty(steps + 1)
+    for t in range(steps + 1):
+        out[t] = 0.5 * float(lam @ p)
+        if not np.isfinite(out[t]):
+            raise FloatingPointError(f"the expected loss diverges at step {t} (eta={eta:g} "
+                                     "too large for this estimator)")
+        p = np.broadcast_to(f(p, lam, float(np.sum(lam**2 * p)), eta, S, sigma, trH, trH2),
+                            p.shape).copy()
     return out
 
 

@@ -100,7 +100,9 @@ from theory.wick import expect_polynomial
 __all__ = ["VARIANTS", "RULES", "d", "S", "sigma", "L0", "g2", "trH", "trH2", "eta", "M", "N",
            "D2", "score_sample", "score_bias", "score_second_moment", "score_mse",
            "evaluations", "regression_linear", "regression_quadratic_leading",
-           "learning_recursion", "optimal_rate", "learning_time", "stationary_error"]
+           "learning_recursion", "optimal_rate", "learning_time", "stationary_error",
+           "TRAIN_VARIANTS", "lam", "p_v", "G2", "score_direction_variance",
+           "training_recursion"]
 
 VARIANTS = ("plain", "baseline", "antithetic")
 RULES = ("gd", "node", "weight")
@@ -298,6 +300,67 @@ def stationary_error(rule: str) -> sp.Expr:
     r""":math:`\lim_t E|D_t|^2 = b/(1 - a)` (for :math:`a < 1`)."""
     a, b = learning_recursion(rule)
     return sp.factor(b / (1 - a))
+
+
+# ------------------------------------------------------------------ training on a quadratic
+
+TRAIN_VARIANTS = ("exact", "baseline", "antithetic")
+#: an eigenvector v of H (|v| = 1, Hv = lam v), p = E[(v.u)^2] with u = theta - theta* (the
+#: minimiser), G2 = E|g|^2 = E|Hu|^2 = sum_j lam_j^2 p_j
+lam = sp.Symbol("lam", nonnegative=True)
+p_v = sp.Symbol("p", nonnegative=True)
+G2 = sp.Symbol("G2", nonnegative=True)
+_gv = sp.Symbol("gv", real=True)
+_vz = sp.Symbol("vz", real=True)
+
+
+@cache
+def score_direction_variance(variant: str) -> sp.Expr:
+    r"""Variance of one sample :math:`X = c(\varepsilon)\varepsilon` along a unit eigenvector
+    :math:`v` of :math:`H` (:math:`Hv = \lambda v`): :math:`E[c^2(v^\top\varepsilon)^2] -
+    (g^\top v)^2`, derived by Isserlis (``gv`` is :math:`g^\top v`).  For ``"baseline"``:
+    :math:`|g|^2 + (g^\top v)^2 + \frac{\sigma^2}{4}[(\operatorname{tr}H)^2 +
+    2\operatorname{tr}H^2 + 4\lambda\operatorname{tr}H + 8\lambda^2]`; for ``"antithetic"``
+    the curvature term is absent."""
+    if variant not in ("baseline", "antithetic"):
+        raise ValueError(f"variant must be 'baseline' or 'antithetic', got {variant!r}")
+    forms = dict(_FORMS)
+    forms[_vz] = ("lin", "v")
+    inv = dict(_INVARIANTS)
+    inv.update({("chain", "v", (), "v"): sp.S.One, ("chain", "g", (), "v"): _gv,
+                ("chain", "v", ("H",), "v"): lam, ("chain", "v", ("H", "H"), "v"): lam**2,
+                ("chain", "g", ("H",), "v"): lam * _gv})
+    mean = sp.expand(expect_polynomial(score_sample(variant) * _vz, forms, d, inv))
+    if sp.simplify(mean - _gv) != 0:
+        raise ArithmeticError(f"the {variant} estimator is biased along v: {mean}")
+    second = expect_polynomial(score_sample(variant) ** 2 * _vz**2, forms, d, inv)
+    return sp.expand(second - _gv**2)
+
+
+@cache
+def training_recursion(variant: str) -> sp.Expr:
+    r""":math:`p_{t+1}` from :math:`p_t = E[(v^\top u_t)^2]` for the update
+    :math:`\theta_{t+1} = \theta_t - \eta\hat g` on the quadratic loss
+    :math:`L(\theta) = L^* + \frac12 u^\top Hu`, :math:`u = \theta - \theta^*`, with
+    :math:`\hat g` the mean of S independent samples (``"exact"``: :math:`\hat g = g = Hu`).
+
+    Given :math:`u`: :math:`E[(v^\top u')^2 | u] = (1 - \eta\lambda)^2 (v^\top u)^2 +
+    \frac{\eta^2}{S}\operatorname{Var}_v` (:func:`score_direction_variance`); the variance is
+    linear in :math:`(g^\top v)^2 = \lambda^2 (v^\top u)^2` and :math:`|g|^2`, so the average
+    over :math:`u` closes on the eigen-direction second moments, with
+    :math:`E|g|^2 = G_2 = \sum_j\lambda_j^2 p_j`.  The excess loss is
+    :math:`E[L_t] - L^* = \frac12\sum_j\lambda_j p_{j,t}`.  (The plain estimator is left
+    out: its :math:`L_0^2` term is quartic in :math:`u` and the recursion does not close.)"""
+    if variant not in TRAIN_VARIANTS:
+        raise ValueError(f"variant must be one of {TRAIN_VARIANTS}, got {variant!r}")
+    mean_part = (1 - eta * lam) ** 2 * p_v
+    if variant == "exact":
+        return mean_part
+    var = sp.expand(score_direction_variance(variant).subs(g2, G2))
+    var = sp.expand(var.subs(_gv**2, lam**2 * p_v))
+    if var.has(_gv):
+        raise ArithmeticError("the recursion does not close on the eigen-direction moments")
+    return sp.collect(sp.expand(mean_part + eta**2 / S * var), [p_v, G2])
 
 
 # ----------------------------------------------------------------------------- LaTeX

@@ -231,11 +231,13 @@ def run_mse(config: RunConfig) -> ExperimentResult:
         f"{p['reg_sigma']:g})", th, m, se, x=S_net,
         note=f"{len(th)} points, Sidak 99%; away from S = d + 1 where curvature is amplified"))
     res["net"]["reg"] = (S_net, m, se, th)
-    # the measured curve through S = d + 1 at a larger sigma (figure and extra only)
+    # the measured curve through S = d + 1 at a larger sigma (figure and extra only: computed
+    # only when a figure is drawn)
     S_spike = sorted({int(s) for s in np.unique(np.r_[np.linspace(2, 2 * dn, 12).astype(int),
                                                       dn, dn + 1, dn + 2, dn + 4])})
     spike = []
-    for S in S_spike:
+    make_figures = config.out_dir is not None and config.figures
+    for S in (S_spike if make_figures else ()):
         a, b, est = _mc("regression", net, th_net, S, p["spike_sigma"], g_net, Rn // 2,
                         next(ss))
         e = np.sum((est - g_net) ** 2, axis=1) / gg
@@ -243,7 +245,7 @@ def run_mse(config: RunConfig) -> ExperimentResult:
     res["net"]["spike"] = spike
 
     figures: list[str] = []
-    if config.out_dir is not None and config.figures:
+    if make_figures:
         figures = plot_mse(res, p, g, H, L0, net, g_net, H_net, L0_net, config.out_dir)
     extra = {
         "quadratic_model": {"d": d, "g2": float(g @ g), "trH": float(np.trace(H)),
