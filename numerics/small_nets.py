@@ -186,13 +186,15 @@ class SigmoidNetwork:
         B = th.shape[0]
         if self.trained == "output":  # the hidden layer is fixed: computed once
             W1 = np.asarray(self.fixed, dtype=float).reshape(1, self.hidden, -1)
-            h = np.broadcast_to(self._hidden(W1)[0], (B, self._Xb.shape[0], self.hidden + 1))
+            h0 = self._hidden(W1)[0]
+            h = np.broadcast_to(h0, (B, self._Xb.shape[0], self.hidden + 1))
             W2 = th.reshape(B, self.K, self.hidden + 1)
+            a2 = np.matmul(h0, W2.transpose(0, 2, 1))  # (B, n, K) by BLAS
         else:
             W1 = th[:, :self.n1].reshape(B, self.hidden, -1)
             h = self._hidden(W1, xi)
             W2 = th[:, self.n1:].reshape(B, self.K, self.hidden + 1)
-        a2 = np.einsum("bkj,bnj->bnk", W2, h)
+            a2 = np.matmul(h, W2.transpose(0, 2, 1))
         if xi is not None:
             a2 = a2 + xi[..., -self.K:]
         return h, a2, _sig(a2), W2

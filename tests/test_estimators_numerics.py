@@ -196,7 +196,7 @@ def test_estimate_bad_input():
     with pytest.raises(ValueError, match="sigma"):
         estimate("regression", loss, np.zeros(2), 2, -0.1)
     with pytest.raises(ValueError, match="theta"):
-        estimate("regression", loss, np.zeros((2, 2)), 2, 0.1)
+        estimate("regression", loss, np.zeros((2, 2, 2)), 2, 0.1)
     with pytest.raises(ValueError, match="losses"):
         estimate("regression", lambda t: np.zeros(3), np.zeros(2), 2, 0.1)
     with pytest.raises(ValueError, match="NaN"):
