@@ -463,8 +463,9 @@ def quadratic_training_curve(variant: str, eigenvalues, p0, eta: float, S: int, 
         if not np.isfinite(out[t]):
             raise FloatingPointError(f"the expected loss diverges at step {t} (eta={eta:g} "
                                      "too large for this estimator)")
-        p = np.broadcast_to(f(p, lam, float(np.sum(lam**2 * p)), eta, S, sigma, trH, trH2),
-                            p.shape).copy()
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported above
+            p = np.broadcast_to(f(p, lam, float(np.sum(lam**2 * p)), eta, S, sigma, trH,
+                                  trH2), p.shape).copy()
     return out
 
 

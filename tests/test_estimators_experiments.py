@@ -19,7 +19,7 @@ SMALL = {
                        "net_S": "4,16", "net_replicas": 300},
     "estimators-learning-curves": {"M": 2, "N": 4, "replicas": 200, "points": 6,
                                    "rate_factors": "0.5,1.5", "N_values": "4,8"},
-    "estimators-training": {"classes": "0,1", "train": 100, "steps": 40, "replicas": 30,
+    "estimators-training": {"classes": "0,1", "train": 100, "steps": 40, "replicas": 100,
                             "points": 5, "hidden": 4, "net_steps": 5},
 }
 

@@ -144,10 +144,10 @@ def run_training(config: RunConfig) -> ExperimentResult:
             if t < T:
                 ths = ths - eta * estimate(method, clf, ths, S, sigma, seed=seeds[t]).grad
         theory = quadratic_training_curve(v, lam, p0, eta, S, sigma, T)[rec]
-        comparisons.append(compare(
+        comparisons.append(compare(  # t = 0 is deterministic (every learner at theta_0)
             f"linear classifier, {NAMES[v]}: excess loss E[L_t] - L* (S={S}, d={d})",
-            theory, m, se, x=rec,
-            note=f"{len(rec)} steps, Sidak 99%, {R} learners; eta = {eta:.3g}"))
+            theory[1:], m[1:], se[1:], x=rec[1:],
+            note=f"{len(rec) - 1} steps, Sidak 99%, {R} learners; eta = {eta:.3g}"))
         lin[v] = (eta, np.array(m), np.array(se), theory, np.array(am), np.array(ase))
 
     t_all = np.arange(1, T + 1)
