@@ -401,6 +401,11 @@ def _estimators_latex_model() -> LatexModel:
                       for r in RULES]
                      + [Rel(Tex(rf"b_{{\mathrm{{{names[r]}}}}}", ("b",)), rules_a[r][1])
                         for r in ("node", "weight")]),
+            Equation("Training on a quadratic loss, $\\theta_{t+1} = \\theta_t - \\eta\\hat g$: "
+                     "second moment along an eigen-direction of $H$ (weight perturbation; "
+                     "antithetic pairs drop the $\\sigma^2$ terms):",
+                     Rel(Tex("p_{t+1}", ("p",)), training_recursion("baseline").subs(
+                         p_v, sp.Symbol("p_t", nonnegative=True)))),
             Equation("Optimal learning rates and learning times (steps per e-fold):",
                      [Rel(Tex(rf"\eta^*_{{\mathrm{{{names[r]}}}}}", ("eta",)),
                           optimal_rate(r)) for r in RULES]
@@ -421,6 +426,11 @@ def _estimators_latex_model() -> LatexModel:
             Sym("b", "b", "the error that the perturbations add per update"),
             Sym("eta", r"\eta", "the learning rate"),
             Sym("tau", r"\tau", "the learning time at the optimal rate"),
+            Sym("p", "p", r"$E[(v^\top(\theta - \theta^*))^2]$ along a unit eigenvector "
+                r"$v$ of $H$ ($Hv = \lambda v$)"),
+            Sym("p_t", "p_t", "that second moment at step $t$"),
+            Sym("lam", r"\lambda", "the eigenvalue of $H$ of that direction"),
+            Sym("G2", "G_2", r"$E|g|^2 = \sum_j \lambda_j^2 p_j$"),
             Sym("M", "M", "the number of outputs"),
             Sym("N", "N", "the number of inputs"),
         ],
