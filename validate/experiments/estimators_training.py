@@ -44,7 +44,7 @@ PARAMS = {
     "replicas": Int(100, "learners trained side by side per estimator", min=10, quick=40),
     "points": Int(8, "log-spaced steps compared on each learning curve", min=2),
     "hidden": Int(16, "hidden units of the sigmoid network", min=1),
-    "net_steps": Int(400, "training steps of the sigmoid network", min=2, quick=100),
+    "net_steps": Int(400, "training steps of the sigmoid network", min=2, quick=50),
     "net_rate": Float(2.0, "learning rate of the sigmoid network (backprop and estimators "
                       "alike)", gt=0),
 }
