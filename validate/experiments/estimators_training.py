@@ -37,11 +37,12 @@ PARAMS = {
     "classes": IntList("0,1,2,3", "digits to classify", min=0, max=9),
     "train": Int(300, "training examples (the rest of those digits are the test set)", min=10),
     "S": Int(8, "perturbations per estimate", min=1),
-    "sigma": Float(0.1, "perturbation size", gt=0),
+    "sigma": Float(0.01, "perturbation size (weight perturbation's noise floor grows as "
+                   "sigma^2; antithetic pairs do not depend on it)", gt=0),
     "rate": Float(1.0, "learning rate of the estimators in units of the isotropic optimum "
                   "(module docstring)", gt=0, lt=2),
     "steps": Int(400, "training steps of the linear classifier", min=2, quick=150),
-    "replicas": Int(100, "learners trained side by side per estimator", min=10, quick=40),
+    "replicas": Int(100, "learners trained side by side per estimator", min=10, quick=60),
     "points": Int(8, "log-spaced steps compared on each learning curve", min=2),
     "hidden": Int(16, "hidden units of the sigmoid network", min=1),
     "net_steps": Int(400, "training steps of the sigmoid network", min=2, quick=50),
@@ -211,14 +212,18 @@ def plot_training(lin, full, rec, nets, rec_n, p, d, dn, K, out_dir) -> list[str
     for k, (_, _, _, _, am, ase) in lin.items():
         simulation_points(ax, rec, am, ase, color=COLORS[k], fmt="o-", label=NAMES[k])
     ax.axhline(1.0 / K, color="0.5", ls=":", lw=1, label="chance")
-    ax.set(xscale="symlog", xlabel="training steps", ylabel="test accuracy", ylim=(0, 1),
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set(xlabel="training steps (symmetric log: 0, then log)", ylabel="test accuracy",
+           ylim=(0, 1), xlim=(0, None),
            title="linear classifier: test accuracy")
     ax.legend(fontsize=7)
     ax = axes[0, 2]
     for k, (acc, _) in nets.items():
         ax.plot(rec_n, acc, "o-", color=COLORS[k], ms=3.5, label=NAMES[k])
     ax.axhline(1.0 / K, color="0.5", ls=":", lw=1, label="chance")
-    ax.set(xscale="symlog", xlabel="training steps", ylabel="test accuracy", ylim=(0, 1),
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set(xlabel="training steps (symmetric log: 0, then log)", ylabel="test accuracy",
+           ylim=(0, 1), xlim=(0, None),
            title=f"sigmoid network, d={dn}, S={p['S']} (one run each)")
     ax.legend(fontsize=7)
     fig.tight_layout()
