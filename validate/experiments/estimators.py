@@ -20,6 +20,7 @@ judged with a Šidák bound over its points (1% family-wise).
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from numerics.datasets import load_digits_classes
 from numerics.estimators import (
@@ -299,6 +300,7 @@ def plot_mse(res, p, g, H, L0, net, g_net, H_net, L0_net, out_dir) -> list[str]:
                              for s in Sn], color=c, label=v)
         m, se, _ = res["net"][v]
         simulation_points(ax, p["net_S"], m, se, color=c)
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set(xscale="log", yscale="log", xlabel="perturbations S", ylabel=r"$E|\hat g - g|^2$",
            title=f"sigmoid net on digits, output layer d={net.dim}, $\\sigma$="
                  f"{p['net_sigma']:g}")
