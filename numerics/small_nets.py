@@ -85,7 +85,7 @@ class LinearClassifier:
         return th.reshape(th.shape[0], self.K, self._Xb.shape[1])
 
     def outputs(self, thetas) -> np.ndarray:
-        return np.einsum("bki,ni->bnk", self._W(thetas), self._Xb)
+        return np.matmul(self._Xb, self._W(thetas).transpose(0, 2, 1))  # (B, n, K) by BLAS
 
     def losses(self, thetas) -> np.ndarray:
         return 0.5 * np.sum((self.outputs(thetas) - self._T) ** 2, axis=2).mean(axis=1)
