@@ -132,3 +132,11 @@ def test_estimate_at_many_points():
         estimate("finite-difference", loss, pts, 1, 0.1)
     with pytest.raises(ValueError, match="replicas"):
         estimate("score-plain", loss, pts, 2, 0.1, replicas=5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_default_runs_pass(name):
+    """Full (default) settings at seed 0, as the gallery runs them (about 1-2 min each)."""
+    res = run_experiment(name, RunConfig(quick=False, seed=0, figures=False))
+    assert res.passed, [c.summary() for c in res.comparisons]
