@@ -13,6 +13,9 @@ Make Them Viable", "Real Application: MNIST").
   student-teacher network (Werfel, Xie & Seung 2005): learning curves, the error after a
   fixed time vs the learning rate, and the learning time vs the input dimension.
 
+Training with the estimators (``estimators-training``) is in
+:mod:`validate.experiments.estimators_training`.
+
 Every statistical comparison takes its standard errors from independent replicas and is
 judged with a Šidák bound over its points (1% family-wise).
 """
