@@ -1,0 +1,275 @@
+r"""Numbers from a derived learning rule (:mod:`theory.rules`): drift, second moment, the
+moment map and its trajectory, all lambdified from the derivation.
+
+* :func:`quadrature_modules` — the NumPy implementations lambdify uses for the quadrature
+  functions :math:`\mathcal{Q}^{(j)}(\mu, \sigma) = E[u^j H(\mu + \sigma u)]` of
+  :mod:`theory.rule_expectation`: probabilists' Gauss–Hermite with ``nodes`` nodes when
+  :math:`H` is smooth, and Gauss–Legendre with ``nodes`` nodes on each piece of
+  :math:`u \in [-10, 10]` between the kinks of :math:`H` when it is not (the Gaussian mass
+  outside is below 1e-22).  The integrand :math:`H` and its kinks are lambdified from the
+  theory.
+* :class:`CompiledRule` — a :class:`theory.rules.DerivedRule` with parameter values: vectorised
+  ``drift(w)``, ``second_moment(w)`` and ``covariance(w)`` (of one update), and the one-step
+  moment map.
+* :func:`moment_trajectory` — iterates the discrete moment map (seed 002 eqs. (10)-(11) with
+  the time step :math:`\eta` kept; see :mod:`theory.rules`) from :math:`(w_0, C_0)`; stops with
+  :class:`numerics.integrate.DivergenceError` naming the update when it leaves the finite
+  region.
+* :meth:`CompiledRule.quadrature_error` — the stated error of the quadrature path:
+  :math:`\max|\langle f\rangle_N - \langle f\rangle_{2N}|` over given weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import sympy as sp
+
+from numerics.checks import as_int, as_positive
+from numerics.compile import DEFAULT_MODULES, compile_expressions, compile_scalar
+from numerics.integrate import DivergenceError
+from theory.rule_expectation import U_RANGE, averages_in
+from theory.rules import DerivedRule, LearningRule
+
+__all__ = ["DEFAULT_NODES", "quadrature_modules", "average_impl", "resolve_values",
+           "CompiledRule", "MomentTrajectory", "moment_trajectory"]
+
+#: default number of quadrature nodes (per piece for Gauss–Legendre)
+DEFAULT_NODES = 48
+
+
+@lru_cache(maxsize=16)
+def _gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
+    u, w = np.polynomial.hermite_e.hermegauss(n)
+    return u, w / np.sqrt(2.0 * np.pi)
+
+
+@lru_cache(maxsize=16)
+def _gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.polynomial.legendre.leggauss(n)
+
+
+def average_impl(cls: type, nodes: int = DEFAULT_NODES):
+    r"""NumPy ``f(j, mu, sigma, *extra)`` for the quadrature function class ``cls``
+    (vectorised over ``mu``, ``sigma`` and the extras)."""
+    nodes = as_int(nodes, "nodes", 2)
+    tq, *es = cls.integrand.variables
+    H = compile_scalar(cls.integrand.expr, [tq, *es])
+    kink_fns = [compile_scalar(k, es) for k in cls.kink_points]
+
+    if not kink_fns:
+        u, wq = _gauss_hermite(2 * ((nodes + 1) // 2))
+
+        def smooth(j, m, s, *extra):
+            m, s = np.asarray(m, dtype=float), np.asarray(s, dtype=float)
+            ex = [np.asarray(e, dtype=float)[..., None] for e in extra]
+            t = m[..., None] + s[..., None] * u
+            vals = np.broadcast_to(H(t, *ex), t.shape)
+            return (vals * (wq * u ** int(j))).sum(-1)
+
+        return smooth
+
+    x, wx = _gauss_legendre(nodes)
+
+    def kinked(j, m, s, *extra):
+        m, s = np.asarray(m, dtype=float), np.asarray(s, dtype=float)
+        shape = np.broadcast_shapes(m.shape, s.shape, *(np.shape(e) for e in extra))
+        m, s = np.broadcast_to(m, shape), np.broadcast_to(s, shape)
+        ex = [np.broadcast_to(np.asarray(e, dtype=float), shape) for e in extra]
+        cuts = []
+        for k in kink_fns:
+            tk = np.broadcast_to(np.asarray(k(*ex), dtype=float), shape)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                uk = np.where(s > 0, (tk - m) / np.where(s > 0, s, 1.0), U_RANGE)
+            cuts.append(np.clip(uk, -U_RANGE, U_RANGE))
+        edges = np.sort(np.stack([np.full(shape, -U_RANGE), *cuts,
+                                  np.full(shape, float(U_RANGE))], -1), -1)
+        a, b = edges[..., :-1, None], edges[..., 1:, None]
+        half = 0.5 * (b - a)
+        uu = a + half * (x + 1.0)
+        weight = half * wx * np.exp(-0.5 * uu * uu) / np.sqrt(2.0 * np.pi)
+        t = m[..., None, None] + s[..., None, None] * uu
+        vals = np.broadcast_to(H(t, *[e[..., None, None] for e in ex]), t.shape)
+        return (vals * weight * uu ** int(j)).sum((-1, -2))
+
+    return kinked
+
+
+def quadrature_modules(expr, nodes: int = DEFAULT_NODES) -> list:
+    """lambdify modules for ``expr``: its quadrature functions, then
+    :data:`numerics.compile.DEFAULT_MODULES`."""
+    impls = {cls.__name__: average_impl(cls, nodes) for cls in averages_in(expr)}
+    return [impls, *DEFAULT_MODULES] if impls else list(DEFAULT_MODULES)
+
+
+def resolve_values(rule: LearningRule, values: Mapping | None = None) -> dict:
+    """Parameter values of ``rule``: its defaults updated by ``values`` (keys: symbols or their
+    names).  ``ValueError`` names an unknown parameter, one without a value, or a non-finite
+    value."""
+    by_name = {p.name: p for p in rule.params}
+    out = {p: v for p, v in rule.params.items() if v is not None}
+    for k, v in dict(values or {}).items():
+        p = by_name.get(k.name if isinstance(k, sp.Symbol) else str(k))
+        if p is None:
+            raise ValueError(f"rule {rule.name!r} has no parameter {k!s}; its parameters are "
+                             f"{', '.join(sorted(by_name)) or '(none)'}")
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            raise TypeError(f"parameter {p} of rule {rule.name!r} must be a number, got "
+                            f"{v!r}") from None
+        if not np.isfinite(v):
+            raise ValueError(f"parameter {p} of rule {rule.name!r} must be finite, got {v}")
+        out[p] = v
+    missing = [p.name for p in rule.param_symbols if p not in out]
+    if missing:
+        raise ValueError(f"rule {rule.name!r}: parameter(s) {', '.join(missing)} have no value; "
+                         "give them (e.g. --param NAME=VALUE)")
+    return out
+
+
+class CompiledRule:
+    """``derived`` with numeric parameter ``values`` (defaults filled in): vectorised drift,
+    second moment, update covariance and the moment map, all lambdified from the theory."""
+
+    def __init__(self, derived: DerivedRule, values: Mapping | None = None, *,
+                 nodes: int = DEFAULT_NODES, correction: float = 0.5):
+        if not isinstance(derived, DerivedRule):
+            raise TypeError(f"expected a theory.rules.DerivedRule, got {type(derived).__name__}")
+        self.derived = derived
+        self.rule = derived.rule
+        self.values = resolve_values(self.rule, values)
+        self.nodes = as_int(nodes, "nodes", 2)
+        self.correction = float(correction)
+        self.n = self.rule.n
+        self._params = self.rule.param_symbols
+        self._p = np.array([self.values[p] for p in self._params], dtype=float)
+        mods = quadrature_modules(sp.Matrix([*derived.drift, *derived.second_moment]),
+                                  self.nodes)
+        self._drift = compile_expressions(derived.drift, [self.rule.weights, self._params],
+                                          modules=mods)
+        self._second = compile_expressions(derived.second_moment,
+                                           [self.rule.weights, self._params], modules=mods)
+        self._map = None
+
+    @property
+    def uses_quadrature(self) -> bool:
+        return bool(self.derived.averages)
+
+    def _w(self, w) -> np.ndarray:
+        w = np.asarray(w, dtype=float)
+        if w.shape[-1] != self.n:
+            raise ValueError(f"w must have {self.n} entries along its last axis, got {w.shape}")
+        return w
+
+    def drift(self, w) -> np.ndarray:
+        r""":math:`\langle f\rangle(w)` for ``w`` of shape ``(..., n)`` -> ``(..., n)``."""
+        w = self._w(w)
+        out = self._drift(np.moveaxis(w, -1, 0), self._p)
+        return np.moveaxis(np.asarray(out).reshape((self.n,) + w.shape[:-1]), 0, -1)
+
+    def second_moment(self, w) -> np.ndarray:
+        r""":math:`\langle ff^\top\rangle(w)`: ``(..., n)`` -> ``(..., n, n)``."""
+        w = self._w(w)
+        out = np.asarray(self._second(np.moveaxis(w, -1, 0), self._p))
+        out = out.reshape((self.n, self.n) + w.shape[:-1])
+        return np.moveaxis(np.moveaxis(out, 0, -1), 0, -1)
+
+    def covariance(self, w) -> np.ndarray:
+        r"""The covariance of one update, :math:`\langle ff^\top\rangle - \langle f\rangle
+        \langle f\rangle^\top`."""
+        d = self.drift(w)
+        return self.second_moment(w) - d[..., :, None] * d[..., None, :]
+
+    def quadrature_error(self, ws) -> float:
+        """Max |drift with ``nodes`` - drift with ``2 nodes``| over the weights ``ws`` (..., n);
+        0.0 when the rule needs no quadrature."""
+        if not self.uses_quadrature:
+            return 0.0
+        fine = CompiledRule(self.derived, self.values, nodes=2 * self.nodes,
+                            correction=self.correction)
+        return float(np.max(np.abs(self.drift(ws) - fine.drift(ws))))
+
+    # ---------------------------------------------------------------- the moment map
+    def _compiled_map(self):
+        if self._map is None:
+            mm = self.derived.moment_map(self.correction)
+            mods = quadrature_modules(sp.Matrix(mm.next_state), self.nodes)
+            self._map = compile_expressions(list(mm.next_state),
+                                            [mm.state, mm.params, mm.eta], modules=mods)
+        return self._map
+
+    def map_step(self, state, eta: float) -> np.ndarray:
+        """One update of the state (means, then the covariance upper triangle)."""
+        return np.asarray(self._compiled_map()(state, self._p, eta), dtype=float)
+
+
+@dataclass(frozen=True)
+class MomentTrajectory:
+    """Means ``(m, n)`` and covariances ``(m, n, n)`` after ``steps`` updates
+    (``times = eta * steps``) from the discrete moment map."""
+
+    steps: np.ndarray
+    times: np.ndarray
+    mean: np.ndarray
+    cov: np.ndarray
+    eta: float
+
+    def to_dict(self) -> dict:
+        return {"steps": self.steps.tolist(), "times": self.times.tolist(),
+                "mean": self.mean.tolist(), "cov": self.cov.tolist(), "eta": self.eta}
+
+
+def _pack(m: np.ndarray, C: np.ndarray) -> np.ndarray:
+    n = m.size
+    iu = np.triu_indices(n)
+    return np.concatenate([m, C[iu]])
+
+
+def _unpack(state: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    m = state[:n]
+    C = np.zeros((n, n))
+    iu = np.triu_indices(n)
+    C[iu] = state[n:]
+    C = C + np.triu(C, 1).T
+    return m, C
+
+
+def moment_trajectory(compiled: CompiledRule, w0, eta: float, steps: int, *,
+                      record_steps=None, C0=None) -> MomentTrajectory:
+    """Iterate the moment map ``steps`` times from mean ``w0`` and covariance ``C0``
+    (default 0: every learner starts at ``w0``), recording at ``record_steps``."""
+    n = compiled.n
+    eta = as_positive(eta, "eta")
+    steps = as_int(steps, "steps", 1)
+    m0 = np.asarray(w0, dtype=float)
+    if m0.shape != (n,) or not np.all(np.isfinite(m0)):
+        raise ValueError(f"w0 must be {n} finite numbers, got {w0!r}")
+    C = np.zeros((n, n)) if C0 is None else np.asarray(C0, dtype=float)
+    if C.shape != (n, n):
+        raise ValueError(f"C0 must be {n}x{n}, got {C.shape}")
+    rec = np.arange(steps + 1) if record_steps is None else \
+        np.unique(np.asarray(record_steps, dtype=np.int64))
+    if rec.size == 0 or rec[0] < 0 or rec[-1] > steps:
+        raise ValueError(f"record_steps must lie in [0, {steps}]")
+    means = np.empty((rec.size, n))
+    covs = np.empty((rec.size, n, n))
+    state = _pack(m0, C)
+    k = 0
+    for step in range(steps + 1):
+        if step > 0:
+            state = compiled.map_step(state, eta)
+            if not np.all(np.isfinite(state)) or np.max(np.abs(state)) > 1e150:
+                raise DivergenceError(
+                    f"the moment map of rule {compiled.rule.name!r} left the finite region at "
+                    f"update {step} (t = {eta * step:.6g}): the mean or covariance became "
+                    "NaN/inf; the learning rate may be beyond the stability bound or the "
+                    "weights left the domain of the drift", eta * step)
+        while k < rec.size and rec[k] == step:
+            means[k], covs[k] = _unpack(state, n)
+            k += 1
+    return MomentTrajectory(steps=rec, times=eta * rec.astype(float), mean=means, cov=covs,
+                            eta=eta)
