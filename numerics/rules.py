@@ -35,7 +35,8 @@ from theory.rule_expectation import U_RANGE, averages_in
 from theory.rules import DerivedRule, LearningRule
 
 __all__ = ["DEFAULT_NODES", "quadrature_modules", "average_impl", "resolve_values",
-           "CompiledRule", "MomentTrajectory", "moment_trajectory"]
+           "CompiledRule", "compiled_rule", "MomentTrajectory", "moment_trajectory",
+           "exact_moment_trajectory"]
 
 #: default number of quadrature nodes (per piece for Gauss–Legendre)
 DEFAULT_NODES = 48
@@ -154,6 +155,7 @@ class CompiledRule:
         self._second = compile_expressions(derived.second_moment,
                                            [self.rule.weights, self._params], modules=mods)
         self._map = None
+        self._jac = None
 
     @property
     def uses_quadrature(self) -> bool:
@@ -193,6 +195,28 @@ class CompiledRule:
                             correction=self.correction)
         return float(np.max(np.abs(self.drift(ws) - fine.drift(ws))))
 
+    def jacobian(self, w) -> np.ndarray:
+        r""":math:`J_{ik} = \partial_k\langle f_i\rangle(w)` (from the theory's symbolic
+        Jacobian) for ``w`` of shape ``(n,)`` -> ``(n, n)``."""
+        if self._jac is None:
+            J = self.derived.moments(self.correction).jacobian
+            self._jac = compile_expressions(J, [self.rule.weights, self._params],
+                                            modules=quadrature_modules(J, self.nodes))
+        return np.asarray(self._jac(self._w(w), self._p), dtype=float).reshape(self.n, self.n)
+
+    def fixed_point(self, w_start, *, tol: float = 1e-12) -> np.ndarray:
+        r"""A zero of the drift :math:`\langle f\rangle(w) = 0` near ``w_start`` (Newton's
+        method with the theory's Jacobian, :func:`scipy.optimize.root`); ``ValueError`` if it
+        does not converge."""
+        from scipy.optimize import root
+
+        sol = root(lambda w: self.drift(w), np.asarray(w_start, dtype=float),
+                   jac=self.jacobian, method="hybr", tol=tol)
+        if not sol.success or not np.all(np.isfinite(sol.x)):
+            raise ValueError(f"rule {self.rule.name!r}: no fixed point of the drift found near "
+                             f"{w_start!r} ({sol.message})")
+        return sol.x
+
     # ---------------------------------------------------------------- the moment map
     def _compiled_map(self):
         if self._map is None:
@@ -205,6 +229,20 @@ class CompiledRule:
     def map_step(self, state, eta: float) -> np.ndarray:
         """One update of the state (means, then the covariance upper triangle)."""
         return np.asarray(self._compiled_map()(state, self._p, eta), dtype=float)
+
+
+@lru_cache(maxsize=32)
+def _compiled_cached(derived, values: tuple, nodes: int, correction: float) -> CompiledRule:
+    return CompiledRule(derived, dict(values), nodes=nodes, correction=correction)
+
+
+def compiled_rule(derived: DerivedRule, values: Mapping | None = None, *,
+                  nodes: int = DEFAULT_NODES, correction: float = 0.5) -> CompiledRule:
+    """:class:`CompiledRule` of ``derived`` with these values, compiled once per process
+    (repeated checks of one rule, e.g. a calibration over seeds, reuse it)."""
+    vals = resolve_values(derived.rule, values)
+    key = tuple(sorted(((p.name, float(v)) for p, v in vals.items())))
+    return _compiled_cached(derived, key, int(nodes), float(correction))
 
 
 @dataclass(frozen=True)
@@ -270,6 +308,47 @@ def moment_trajectory(compiled: CompiledRule, w0, eta: float, steps: int, *,
                     "weights left the domain of the drift", eta * step)
         while k < rec.size and rec[k] == step:
             means[k], covs[k] = _unpack(state, n)
+            k += 1
+    return MomentTrajectory(steps=rec, times=eta * rec.astype(float), mean=means, cov=covs,
+                            eta=eta)
+
+
+@lru_cache(maxsize=16)
+def _exact_map(rule: LearningRule):
+    from theory.rules import exact_moment_map
+
+    mm = exact_moment_map(rule)
+    return mm, compile_expressions(list(mm.next_state), [mm.state, mm.params, mm.eta])
+
+
+def exact_moment_trajectory(rule: LearningRule, values: Mapping | None, w0, eta: float,
+                            steps: int, *, record_steps=None) -> MomentTrajectory:
+    """The exact mean and covariance of a rule affine in the weights
+    (:func:`theory.rules.exact_moment_map`), every learner starting at ``w0``."""
+    vals = resolve_values(rule, values)
+    mm, fn = _exact_map(rule)
+    p = np.array([vals[s] for s in mm.params], dtype=float)
+    n = rule.n
+    eta = as_positive(eta, "eta")
+    steps = as_int(steps, "steps", 1)
+    rec = np.arange(steps + 1) if record_steps is None else \
+        np.unique(np.asarray(record_steps, dtype=np.int64))
+    m0 = np.asarray(w0, dtype=float)
+    if m0.shape != (n,):
+        raise ValueError(f"w0 must have {n} entries, got {m0.shape}")
+    state = _pack(m0, np.outer(m0, m0))
+    means = np.empty((rec.size, n))
+    covs = np.empty((rec.size, n, n))
+    k = 0
+    for step in range(steps + 1):
+        if step > 0:
+            state = np.asarray(fn(state, p, eta), dtype=float)
+            if not np.all(np.isfinite(state)):
+                raise DivergenceError(f"the exact moments of rule {rule.name!r} diverged at "
+                                      f"update {step}", eta * step)
+        while k < rec.size and rec[k] == step:
+            m, K = _unpack(state, n)
+            means[k], covs[k] = m, K - np.outer(m, m)
             k += 1
     return MomentTrajectory(steps=rec, times=eta * rec.astype(float), mean=means, cov=covs,
                             eta=eta)

@@ -21,15 +21,19 @@ form with the time step :math:`\eta` kept (:meth:`DerivedRule.moment_map`):
 
 .. math::
 
-    m' &= m + \eta\Big[\langle f\rangle(m) + \tfrac12\sum_{kl} C_{kl}\,\partial_k\partial_l
-          \langle f\rangle(m)\Big], \\
-    C' &= C + \eta\,(JC + CJ^\top) + \eta^2\big(JCJ^\top + \langle ff^\top\rangle(m)
-          - \langle f\rangle\langle f\rangle^\top(m)\big),
+    m' &= m + \eta\,\bar f, \qquad \bar f = \langle f\rangle(m) + \tfrac12\sum_{kl} C_{kl}\,
+          \partial_k\partial_l\langle f\rangle(m), \\
+    C' &= C + \eta\,(JC + CJ^\top) + \eta^2\Big(\langle ff^\top\rangle(m) + \tfrac12\sum_{kl}
+          C_{kl}\,\partial_k\partial_l\langle ff^\top\rangle(m) - \bar f\bar f^\top\Big),
 
-which is the one-step map of the mean and covariance of :math:`w \leftarrow w + \eta f` to
-second order in :math:`w - m` (its :math:`\eta \to 0` limit is eqs. (10)-(11)).  Iterating it
-removes the :math:`O(\eta)` time-discretisation bias of the ODE, which is as large as the
-standard error of an ensemble mean of :math:`R \gtrsim 1/\eta` replicas.
+the one-step map of the mean and covariance of :math:`w \leftarrow w + \eta f` to second order
+in :math:`w - m` (:math:`w` averaged over a distribution with mean :math:`m` and covariance
+:math:`C`; the third and higher cumulants dropped, as in eqs. (10)-(11)).  Its
+:math:`\eta \to 0` limit is eqs. (10)-(11) with the diffusion term; for a rule affine in the
+weights (LMS, Hebb with decay) it is exact (tested against :func:`exact_moment_map`).
+Iterating it removes the :math:`O(\eta)` time-discretisation bias of the ODE, which is as
+large as the standard error of an ensemble mean of :math:`R \gtrsim 1/\eta` replicas, and the
+:math:`O(\eta)` relative bias of the ODE's covariance.
 
 :mod:`numerics.sim.generated` lambdifies the same update into a batched simulator that draws
 its random variables from the same definitions, so that the model simulated and the model
@@ -60,7 +64,8 @@ from theory.rule_expectation import (
 )
 
 __all__ = ["Normal", "Component", "Mixture", "Choice", "LearningRule", "DerivedRule",
-           "MomentMap", "derive", "expectation", "rule_latex_model", "RuleError"]
+           "MomentMap", "derive", "expectation", "exact_moment_map", "rule_latex_model",
+           "RuleError"]
 
 
 class RuleError(ValueError):
@@ -485,16 +490,64 @@ def _moments(derived: DerivedRule, correction) -> MomentSystem:
 @lru_cache(maxsize=64)
 def _moment_map(derived: DerivedRule, correction) -> MomentMap:
     system = _moments(derived, correction)
-    n, eta = system.n, system.eta
+    n, eta, c = system.n, system.eta, correction
+    w = sp.Matrix(system.weights)
     J = sp.Matrix(system.jacobian)
     C = sp.Matrix(system.covariance)
-    JCJ = J * C * J.T
-    mean = [w + eta * system.mean_rhs[i, 0] for i, w in enumerate(system.weights)]
-    cov = [system.covariance[i, j] + eta * system.cov_rhs[i, j] + eta**2 * JCJ[i, j]
-           for i in range(n) for j in range(i, n)]
+    fbar = sp.Matrix(system.mean_rhs)
+    S = derived.second_moment
+    mean = [w[i] + eta * fbar[i] for i in range(n)]
+    cov = []
+    for i in range(n):
+        for j in range(i, n):
+            hess = sp.hessian(S[i, j], w)
+            ES = S[i, j] + c * sum(C[k, l] * hess[k, l] for k in range(n) for l in range(n))
+            drift_part = sum(J[i, k] * C[k, j] + C[i, k] * J[j, k] for k in range(n))
+            cov.append(C[i, j] + eta * drift_part + eta**2 * (ES - fbar[i] * fbar[j]))
     params = tuple(derived.rule.param_symbols)
     return MomentMap(state=system.state_symbols, next_state=tuple(mean + cov), params=params,
                      eta=eta)
+
+
+@lru_cache(maxsize=16)
+def exact_moment_map(rule: LearningRule) -> MomentMap:
+    r"""The **exact** one-step map of the mean :math:`m = E[w]` and second moment
+    :math:`K = E[ww^\top]` of a rule whose update is affine in the weights
+    (:math:`f = A(\text{random})\,w + b(\text{random})`: LMS, Hebb with decay): the weights
+    before an update are independent of its random variables, so
+
+    .. math:: m' = m + \eta\,E[f](m), \qquad
+              K' = E\big[(w + \eta f)(w + \eta f)^\top\big]
+                 \big|_{w_i w_j \to K_{ij},\; w_i \to m_i},
+
+    taken by Isserlis' theorem.  State: ``m_0..``, then ``K_i_j`` (i <= j).  ``RuleError`` if
+    the update is not affine in the weights (the moments do not close)."""
+    w = list(rule.weights)
+    n = len(w)
+    for i in range(n):
+        e = rule.update[i, 0]
+        if not e.is_polynomial(*w) or sp.Poly(e, *w).total_degree() > 1:
+            raise RuleError(f"rule {rule.name!r}: update entry {i} is not affine in the weights, "
+                            "so the exact moments do not close; use derive(rule).moment_map()")
+    eta = rule.eta
+    m = sp.symbols(f"m0:{n}", real=True)
+    K = sp.Matrix(n, n, lambda i, j: sp.Symbol(f"K_{min(i, j)}_{max(i, j)}", real=True))
+    wn = sp.Matrix(w) + eta * rule.update
+
+    def close(expr):
+        expr, _ = expectation(rule, sp.expand(expr))
+        poly = sp.Poly(sp.expand(expr), *w)
+        out = sp.S.Zero
+        for exps, coeff in poly.terms():
+            idx = [i for i, k in enumerate(exps) for _ in range(k)]
+            out += coeff * (1 if not idx else m[idx[0]] if len(idx) == 1 else K[idx[0], idx[1]])
+        return sp.expand(out)
+
+    mean = [close(wn[i, 0]) for i in range(n)]
+    second = [close(wn[i, 0] * wn[j, 0]) for i in range(n) for j in range(i, n)]
+    state = tuple(m) + tuple(K[i, j] for i in range(n) for j in range(i, n))
+    return MomentMap(state=state, next_state=tuple(mean + second),
+                     params=tuple(rule.param_symbols), eta=eta)
 
 
 def _tidy(e: sp.Expr) -> sp.Expr:

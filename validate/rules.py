@@ -39,11 +39,18 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from numerics.rules import DEFAULT_NODES, CompiledRule, MomentTrajectory, moment_trajectory
+from numerics.rules import (
+    DEFAULT_NODES,
+    CompiledRule,
+    MomentTrajectory,
+    compiled_rule,
+    moment_trajectory,
+)
 from numerics.sim.ensemble import Ensemble, simulate_ensemble
 from numerics.sim.generated import GeneratedRule
 from theory.latex import render
@@ -69,6 +76,8 @@ class RuleCheck:
     theory: MomentTrajectory
     ensemble: Ensemble
     latex: str
+    curve: MomentTrajectory | None = None
+    compiled: CompiledRule | None = None
 
     @property
     def passed(self) -> bool:
@@ -190,11 +199,11 @@ def check_rule(rule: LearningRule, *, w0=None, eta: float | None = None,
     rec = np.unique(np.linspace(0, steps, points + 1)[1:].round().astype(np.int64))
     t0 = time.perf_counter()
     derived = derive(rule)
-    compiled = CompiledRule(derived, params, nodes=nodes, correction=correction)
+    compiled = compiled_rule(derived, params, nodes=nodes, correction=correction)
     t_derive = time.perf_counter() - t0
     dense = np.unique(np.concatenate([np.linspace(0, steps, 201).round().astype(np.int64), rec]))
     t0 = time.perf_counter()
-    traj = moment_trajectory(compiled, w0, eta, steps, record_steps=dense)
+    traj = _trajectory(compiled, tuple(w0), eta, steps, tuple(dense))
     at = np.searchsorted(traj.steps, rec)
     theory = MomentTrajectory(steps=rec, times=traj.times[at], mean=traj.mean[at],
                               cov=traj.cov[at], eta=eta)
@@ -213,7 +222,7 @@ def check_rule(rule: LearningRule, *, w0=None, eta: float | None = None,
                                           f"({nodes} vs {2 * nodes} nodes)") for c in comps]
     name = experiment or f"rule:{rule.name}"
     figs: list[str] = []
-    latex = render(rule_latex_model(derived))
+    latex = _latex(derived)
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -232,7 +241,19 @@ def check_rule(rule: LearningRule, *, w0=None, eta: float | None = None,
         from validate.report import write_report
 
         write_report(result, out_dir)
-    return RuleCheck(result=result, derived=derived, theory=theory, ensemble=ens, latex=latex)
+    return RuleCheck(result=result, derived=derived, theory=theory, ensemble=ens, latex=latex,
+                     curve=traj, compiled=compiled)
+
+
+@lru_cache(maxsize=32)
+def _trajectory(compiled: CompiledRule, w0: tuple, eta: float, steps: int, record: tuple):
+    """The moment map's trajectory, computed once per process for repeated checks (seeds)."""
+    return moment_trajectory(compiled, np.array(w0), eta, steps, record_steps=np.array(record))
+
+
+@lru_cache(maxsize=32)
+def _latex(derived: DerivedRule) -> str:
+    return render(rule_latex_model(derived))
 
 
 def plot_rule_check(rule: LearningRule, traj: MomentTrajectory, ens: Ensemble, comps,
@@ -329,3 +350,93 @@ def load_rule(spec: str) -> LearningRule:
         raise InputError(f"{spec}: {name} is a {type(obj).__name__}, not a "
                          "theory.rules.LearningRule")
     return obj
+
+
+# ------------------------------------------------------------------------ declared settings
+
+#: the settings of a check, declared next to the rule's own parameters
+SETTINGS = ("w0", "eta", "t_end", "replicas", "points")
+
+
+def rule_params(rule: LearningRule) -> dict:
+    """Declared, typed parameters (:mod:`validate.params`) of a check of ``rule``: the check
+    settings (``w0``, ``eta``, ``t_end``, ``replicas``, ``points``) and the rule's own
+    parameters with their defaults (a parameter without a default must be given)."""
+    from validate.params import Float, FloatList, Int, Param
+
+    d = rule.defaults
+    w0 = d.get("w0", (0.0,) * rule.n)
+    out = {
+        "w0": FloatList(",".join(repr(float(v)) for v in w0),
+                        f"initial weights ({', '.join(map(str, rule.weights))})",
+                        min_items=rule.n, max_items=rule.n, unique=False),
+        "eta": Float(float(d.get("eta", 0.005)), "learning rate (w <- w + eta f)", gt=0),
+        "t_end": Float(float(d.get("t_end", 5.0)), "duration in continuous time "
+                       "t = eta x updates", gt=0),
+        "replicas": Int(int(d.get("replicas", DEFAULT_REPLICAS)), "independent learners",
+                        min=10, quick=int(d.get("quick_replicas", 400))),
+        "points": Int(DEFAULT_POINTS, "update counts at which mean and covariance are "
+                      "compared", min=1),
+    }
+    for p in rule.param_symbols:
+        if p.name in out:
+            raise InputError(f"rule {rule.name!r}: its parameter {p.name!r} has the name of a "
+                             f"check setting ({', '.join(SETTINGS)}); rename it")
+        v = rule.params[p]
+        out[p.name] = Float(v, f"parameter {p.name} of rule {rule.name}") if v is not None \
+            else Param("float", None, f"parameter {p.name} of rule {rule.name} (no default: "
+                                      "give it)")
+    return out
+
+
+def _require_values(rule: LearningRule):
+    def check(p: dict, quick: bool) -> None:
+        missing = [k for k, v in p.items() if v is None]
+        if missing:
+            raise ValueError(f"rule {rule.name!r}: give a value for {', '.join(missing)} "
+                             f"(--param {missing[0]}=VALUE)")
+    return check
+
+
+def resolve_rule_params(rule: LearningRule, overrides=None, quick: bool = False) -> dict:
+    """The complete, typed settings and parameter values of a check of ``rule``."""
+    from validate.params import resolve
+
+    return resolve(rule_params(rule), overrides, quick=quick, experiment=f"rule {rule.name}",
+                   check=_require_values(rule))
+
+
+def check_rule_with(rule: LearningRule, p: Mapping, *, seed: int = 0, out_dir=None,
+                    progress: bool | None = None, figures: bool = True,
+                    experiment: str | None = None) -> RuleCheck:
+    """:func:`check_rule` with the resolved settings ``p`` of :func:`resolve_rule_params`."""
+    values = {k: v for k, v in p.items() if k not in SETTINGS}
+    return check_rule(rule, w0=p["w0"], eta=p["eta"], t_end=p["t_end"], replicas=p["replicas"],
+                      points=p["points"], params=values, seed=seed, out_dir=out_dir,
+                      progress=progress, figures=figures, experiment=experiment)
+
+
+def cli_validate_rule(args, print_table) -> int:
+    """``learndyn validate rule FILE.py:NAME [--param k=v ...]``: load, check, report."""
+    from numerics.progress import set_quiet
+    from validate.cli import check_output_dir, parse_params
+
+    if args.quiet:
+        set_quiet(True)
+    if not args.target:
+        raise InputError("learndyn validate rule needs the rule: FILE.py:NAME (a Python file "
+                         "and the name of the LearningRule it defines)")
+    rule = load_rule(args.target)
+    p = resolve_rule_params(rule, parse_params(args.param), args.quick)
+    out = check_output_dir(args.out if args.out else Path("runs") / f"rule-{rule.name}")
+    t0 = time.perf_counter()
+    check = check_rule_with(rule, p, seed=args.seed, out_dir=out)
+    elapsed = time.perf_counter() - t0
+    print_table(check.result)
+    paths = ", ".join(f"{k} by {v}" for k, v in check.derived.paths.items())
+    print(f"\nrule {rule.name} ({paths}): {'PASSED' if check.passed else 'FAILED'} in "
+          f"{elapsed:.1f} s; report: {out / 'report.json'}")
+    print(f"derivation (LaTeX): {out / 'derivation.tex'}")
+    for f in check.result.figures:
+        print(f"figure: {f}")
+    return 0 if check.passed else 1
