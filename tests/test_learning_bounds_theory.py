@@ -245,6 +245,6 @@ def test_latex_command_prints_the_derivation(capsys):
 
     assert main(["latex", "learning-bounds"]) == 0
     out = capsys.readouterr().out
-    for piece in (r"\langle k\rangle", r"N^* = \frac{a}{1 - a}", r"\operatorname{Var} k",
-                  "slides' variant", r"\kappa' = \kappa"):
+    for piece in (r"\langle k\rangle", r"N^* &= \frac{a}{1 - a}", r"\operatorname{Var}k",
+                  "slides' variant", r"\kappa' = \kappa", r"V_Q &="):
         assert piece in out

@@ -99,7 +99,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from theory.catalog import register_model
+from theory.latex import Equation, LatexModel, Rel, Sym, Tex, positive_form, register_latex
 from theory.sphere_moments import (
     FIXED,
     INVARIANTS,
@@ -222,6 +222,10 @@ class ThreeComponent:
     r"""Moments of the one-cycle k over the random directions :math:`\hat n_2, \hat n_3`.
 
     ``mean_k``, ``var_k``: exact for quadratic F (second-order formula otherwise);
+    ``var_L``, ``cov_LQ``, ``var_Q``: the pieces of
+    :math:`F^2\operatorname{Var}k = G^2\operatorname{Var}L + GT\operatorname{Cov}(L, Q)
+    + \tfrac{T^2}{4}\operatorname{Var}Q` with :math:`L = \hat g\cdot\dot w`,
+    :math:`Q = \dot w^\top H\dot w`;
     ``mean_w2`` :math:`\langle|\dot w|^2\rangle`, ``var_w2`` its variance;
     ``mean_curv`` :math:`\langle\dot w^\top H\dot w\rangle`;
     ``difficulty`` the expected local task difficulty :math:`\bar G_F`;
@@ -232,6 +236,9 @@ class ThreeComponent:
 
     mean_k: sp.Expr
     var_k: sp.Expr
+    var_L: sp.Expr
+    cov_LQ: sp.Expr
+    var_Q: sp.Expr
     mean_w2: sp.Expr
     var_w2: sp.Expr
     mean_curv: sp.Expr
@@ -262,6 +269,17 @@ def three_component() -> ThreeComponent:
 
     mean_X = E(X)
     var_X = sp.factor(sp.expand(E(X * X) - mean_X**2))
+    eL, eQ = E(L), E(Q)
+    var_L = sp.factor(sp.expand(E(L * L) - eL**2))
+    cov_LQ = sp.factor(sp.expand(E(L * Q) - eL * eQ))
+    var_Q = sp.expand(E(Q * Q) - eQ**2)
+    # one term per product of gammas, each coefficient factored (presentation; same value)
+    g1, g2, g3 = S.gamma1, S.gamma2, S.gamma3
+    parts = sp.collect(var_Q, [g2**4, g3**4, g1**2 * g2**2, g1**2 * g3**2, g2**2 * g3**2],
+                       evaluate=False)
+    var_Q = sp.Add(*[m * sp.factor(c) for m, c in parts.items()])
+    if sp.simplify(S.G**2 * var_L + S.G * S.T * cov_LQ + S.T**2 / 4 * var_Q - var_X) != 0:
+        raise ArithmeticError("Var k does not split into Var L, Cov(L, Q) and Var Q")
     mean_k = sp.expand(-mean_X / S.F)
     var_k = sp.factor(var_X / S.F**2)
     mean_w2 = sp.expand(E(W2))
@@ -272,7 +290,8 @@ def three_component() -> ThreeComponent:
     k_norm = sp.expand(mean_k.subs(S.kappa, sp.solve(
         sp.Eq(S.GF, difficulty), S.kappa)[0]))
     threshold = sp.solve(sp.Eq(k_norm, 0), S.GF)[0]
-    return ThreeComponent(mean_k=mean_k, var_k=var_k, mean_w2=mean_w2, var_w2=var_w2,
+    return ThreeComponent(mean_k=mean_k, var_k=var_k, var_L=var_L, cov_LQ=cov_LQ, var_Q=var_Q,
+                          mean_w2=mean_w2, var_w2=var_w2,
                           mean_curv=mean_curv, difficulty=difficulty,
                           threshold=sp.simplify(threshold), mean_k_normalised=k_norm)
 
@@ -523,75 +542,161 @@ def mean_field_stationary() -> MeanField:
 # --------------------------------------------------------------------------------------
 
 def _ratio_form(N_star: sp.Expr) -> sp.Expr:
-    """Print N* as a/(1-a) times the rest (the factor SymPy writes as -a/(a-1))."""
+    """N* as a/(1-a) times the rest (the factor SymPy writes as -a/(a-1)); presentation only."""
     a = SYMBOLS.a
     rest = sp.simplify(N_star * (1 - a) / a)
     return sp.Mul(a / (1 - a), rest, evaluate=False)
 
 
-@register_model("learning-bounds", "fundamental bounds on learning (Raman, Rotondo & O'Leary "
-                "2019): one-cycle learning rate k, its mean and variance over three plasticity "
-                "components, the learning condition, exact embedding and the optimal size N*")
-def learning_bounds_latex() -> str:
-    """LaTeX of every derived expression of this module."""
+_GBAR = sp.Symbol("Gbar_F", real=True)
+
+
+def _learning_bounds_model() -> LatexModel:
+    S = SYMBOLS
     cr = cycle_rate()
     tc = three_component()
-    out = [
-        r"% one cycle: F[w(T)] = (1 - kT) F[w(0)], wdot = (w(T) - w(0))/T;",
-        r"% p = grad F . wdot, q = wdot^T H wdot, c = third directional derivative",
-        r"k = " + sp.latex(cr.exact_taylor),
-        r"k = " + sp.latex(cr.second_order) + r" + O(T^2)\quad\text{(exact for quadratic }F)",
-        r"k = " + sp.latex(cr.normalised)
-        + r",\qquad G_F(\hat w) = \frac{\hat w^\top H\hat w}{2G}",
-        r"% three components: wdot = -gamma_1 g_hat + gamma_2 n_2 + gamma_3 sqrt(N/T) n_3,",
-        r"% n_2, n_3 independent uniform unit vectors; kappa = g.H.g, tau = tr H,",
-        r"% theta = tr H^2, eta = g.H^2.g",
-        r"\langle k\rangle = " + sp.latex(tc.mean_k),
-        r"\operatorname{Var} k = " + sp.latex(tc.var_k),
-        r"\langle|\dot w|^2\rangle = " + sp.latex(tc.mean_w2),
-        r"\operatorname{Var}|\dot w|^2 = " + sp.latex(tc.var_w2),
-        r"\bar G_F = " + sp.latex(tc.difficulty),
-        r"\langle k\rangle = " + sp.latex(tc.mean_k_normalised),
-        r"\langle k\rangle > 0 \iff \bar G_F < " + sp.latex(tc.threshold),
-        r"% exact embedding W' = D W B^T (B: c_1 i x i, D: c_2 o x o, orthonormal columns)",
-        r"F' = F,\quad G' = G,\quad \kappa' = \kappa,\quad \operatorname{tr}H' = c_2"
-        r"\operatorname{tr}H,\quad N = c_1 c_2\, i o,\quad c_1 = (N/N_0)^{a},\ "
-        r"c_2 = (N/N_0)^{1-a}",
+    k = Tex("k", ("k",))
+    mk = Tex(r"\langle k\rangle", ("k",))
+    eqs = [
+        Equation("Learning rate of one cycle, $F[w(T)] = (1 - kT)\\,F[w(0)]$ (paper eq. 2), "
+                 "from the Taylor series of $F$ along $w(0) + s\\,\\dot w$:",
+                 Rel(k, cr.exact_taylor)),
+        Equation("To second order in $T$ (exact for a quadratic loss; paper eq. 3), and in "
+                 "normalised form (paper eq. 4):",
+                 [Rel(k, cr.second_order, note=Tex(r"+\,O(T^2)", ("T",))),
+                  Rel(k, cr.normalised)]),
+        Equation("Three plasticity components (paper eq. 5), "
+                 "$\\hat n_2, \\hat n_3$ independent uniform unit vectors:",
+                 Rel(Tex(r"\dot w", ("wdot",)),
+                     Tex(r"-\gamma_1\hat g + \gamma_2\hat n_2 + \gamma_3\sqrt{N/T}\,\hat n_3",
+                         ("gamma_1", "gamma_2", "gamma_3", "N", "T", "ghat", "n_2", "n_3")))),
+        Equation("Mean over the random directions (paper eq. 6; isotropic sphere moments):",
+                 Rel(mk, tc.mean_k)),
+        Equation("Its variance, $F^2\\operatorname{Var}k = G^2 V_L + GT\\,C_{LQ} + "
+                 "\\frac{T^2}{4}V_Q$, with the moments of $L = \\hat g\\cdot\\dot w$ and "
+                 "$Q = \\dot w^\\top H\\dot w$:",
+                 [Rel(Tex("V_L", ("V_L",)), tc.var_L),
+                  Rel(Tex("C_{LQ}", ("C_LQ",)), tc.cov_LQ),
+                  Rel(Tex("V_Q", ("V_Q",)), tc.var_Q)]),
+        Equation("Size of the weight change:",
+                 [Rel(Tex(r"\langle|\dot w|^2\rangle", ("wdot",)), tc.mean_w2),
+                  Rel(Tex(r"\operatorname{Var}|\dot w|^2", ("wdot",)), tc.var_w2)]),
+        Equation("Learning condition (paper eq. 7), with the expected local task difficulty "
+                 "$\\bar G_F$:",
+                 [Rel(Tex(r"\bar G_F", ("Gbar_F",)), tc.difficulty),
+                  Rel(mk, tc.mean_k_normalised.subs(S.GF, _GBAR)),
+                  Rel(Tex(r"\langle k\rangle > 0 \Leftrightarrow \bar G_F", ("k", "Gbar_F")),
+                      tc.threshold, rel="<")]),
+        Equation("Exact embedding $W = D^\\top W'B$ of a linear student ($B$, $D$ with "
+                 "orthonormal columns; the larger student sees $Bx$ and targets $Dy^*$), grown "
+                 "as $c_1 = (N/N_0)^a$, $c_2 = (N/N_0)^{1-a}$; checked symbolically "
+                 "(verify_embedding):",
+                 Tex(r"F' = F,\quad G' = G,\quad \kappa' = \kappa,\quad "
+                     r"\operatorname{tr}H' = c_2\operatorname{tr}H,\quad N = c_1c_2\,io",
+                     ("F", "G", "kappa", "H", "c_1", "c_2", "N", "i", "o"))),
     ]
-    for variant in ("exact", "slides"):
+    for variant, label in (("exact", "Exact embedding ($\\kappa$ fixed):"),
+                           ("slides", "The slides' variant ($\\kappa \\propto c_2$):")):
         st = size_scaling(variant)
-        label = "exact embedding (kappa fixed)" if variant == "exact" else \
-            "slides' variant (kappa proportional to c_2)"
-        out += [
-            f"% {label}",
-            r"\langle k\rangle(N) = " + sp.latex(st.k_of_N),
-            r"N^* = " + sp.latex(_ratio_form(st.N_star)),
-            r"\left.\frac{d^2\langle k\rangle}{dN^2}\right|_{N^*} = "
-            + sp.latex(st.second_derivative),
-        ]
+        lines = [Rel(Tex(r"\langle k\rangle(N)", ("k", "N")), st.k_of_N),
+                 Rel(Tex("N^*", ("N",)), _ratio_form(st.N_star))]
+        if variant == "exact":
+            lines.append(Rel(Tex(r"\frac{d^2\langle k\rangle}{dN^2}(N^*)", ("k", "N")),
+                             sp.powsimp(st.second_derivative.subs(
+                                 st.N_star, sp.Symbol("N_star", positive=True)), force=True),
+                             note=Tex(r"< 0", ())))
+        eqs.append(Equation(label + " (SymPy proves the second derivative at $N^*$ negative "
+                            "for all positive parameters and $0 < a < 1$)", lines))
     st = size_scaling("exact")
-    sgn = {1: "increases for every N", -1: "decreases for every N", 0: "changes sign"}
-    out += [
-        rf"% gamma_2 = 0: <k>(N) {sgn[st.sign_gamma2_zero]} (no interior optimum, N* -> 0)",
-        rf"% gamma_3 = 0: <k>(N) {sgn[st.sign_gamma3_zero]} (no interior optimum, N* -> inf)",
-        r"% N* < N_0: an embedding only grows, so the base network is the best size",
-        r"N^*_{\mathrm{feasible}} = \max(N^*, N_0)",
-    ]
+    assert st.sign_gamma2_zero == -1 and st.sign_gamma3_zero == 1
+    eqs.append(Equation(
+        "No interior optimum: $\\gamma_2 = 0$ ($\\langle k\\rangle$ falls for every $N$), "
+        "$\\gamma_3 = 0$ (it rises for ever); an embedding only grows, so the reachable "
+        "optimum is",
+        Rel(Tex(r"N^*_{\mathrm{reachable}}", ("N",)), Tex(r"\max(N^*, N_0)", ("N", "N_0")))))
     ft = fitted_size_theory()
-    out += [
-        r"% fitted power laws G, kappa, tr H ~ (N/N_0)^{p} (sigmoid students, F fixed)",
-        r"\langle k\rangle(N) = " + sp.latex(ft.k_of_N),
-        r"\frac{d\langle k\rangle}{dN} = " + sp.latex(sp.simplify(ft.dk_dN)) + r" = 0",
-    ]
+    eqs.append(Equation(
+        "Fitted power laws $G, \\kappa, \\operatorname{tr}H \\propto (N/N_0)^{p}$ (sigmoid "
+        "students, $F$ fixed): the exponents are measured, the rest is derived:",
+        [Rel(Tex(r"\langle k\rangle(N)", ("k", "N")), ft.k_of_N),
+         Rel(Tex(r"N\,\frac{d\langle k\rangle}{dN}", ("k", "N")),
+             sp.powsimp(sp.expand(ft.dk_dN * S.N), force=True))]))
     mf = mean_field_stationary()
-    out += [
-        r"% mean-field stationary state of the embedded linear student, per mode j of Sigma",
-        r"E[\Delta s_j] = " + sp.latex(mf.drift.subs(mf.lam, sp.Symbol("lambda_j"))
-                                       .subs(mf.s, sp.Symbol("s_j")),
-                                       symbol_names={mf.sigma2: r"\sigma^2"}),
-        r"s_j = " + sp.latex(mf.s_mode.subs(mf.lam, sp.Symbol("lambda_j")),
-                             symbol_names={mf.sigma2: r"\sigma^2"}),
-        r"\sigma^2 = " + sp.latex(mf.noise_per_weight)
-        + r",\quad \epsilon = \gamma_1 T / G,\quad G^2 = \sum_j \lambda_j^2 s_j",
+    lam_j, s_j = sp.Symbol("lambda_j", positive=True), sp.Symbol("s_j", positive=True)
+    eqs.append(Equation(
+        "Mean-field stationary state of the embedded linear student, per eigenmode $j$ of "
+        "the input second moment ($G^2 = \\sum_j \\lambda_j^2 s_j$, "
+        "$F = \\frac{1}{2}\\sum_j \\lambda_j s_j$):",
+        [Rel(Tex(r"E[\Delta s_j]", ("s_j",)), mf.drift.subs({mf.lam: lam_j, mf.s: s_j})),
+         Rel(s_j, positive_form(mf.s_mode.subs(mf.lam, lam_j))),
+         Rel(mf.sigma2, mf.noise_per_weight),
+         Rel(mf.eps, S.gamma1 * S.T / S.G)]))
+    symbols = [
+        Sym("k", "k", "the learning rate of the cycle"),
+        Sym("T", "T", "the cycle length (time between error feedback)"),
+        Sym("F", "F", "the loss at the start of the cycle"),
+        Sym("G", "G", r"$= |\nabla F|$, the gradient norm"),
+        Sym("p", "p", r"$= \nabla F\cdot\dot w$"),
+        Sym("q", "q", r"$= \dot w^\top H\dot w$"),
+        Sym("c", "c", "the third directional derivative of $F$ along $\\dot w$"),
+        Sym("gw", r"\hat g\cdot\dot w", "the projection of the weight velocity on the unit "
+            "gradient"),
+        Sym("w2", r"|\dot w|^2", "the squared weight velocity"),
+        Sym("G_F", "G_F", r"$= \hat w^\top H\hat w/(2G)$, the local task difficulty of the "
+            r"direction $\hat w = \dot w/|\dot w|$"),
+        Sym("wdot", r"\dot w", "$= (w(T) - w(0))/T$, the weight velocity of the cycle"),
+        Sym("ghat", r"\hat g", r"$= \nabla F/G$"),
+        Sym("n_2", r"\hat n_2", "the task-irrelevant direction"),
+        Sym("n_3", r"\hat n_3", "the synaptic-noise direction"),
+        Sym("gamma_1", r"\gamma_1", "the task-relevant plasticity"),
+        Sym("gamma_2", r"\gamma_2", "the task-irrelevant plasticity"),
+        Sym("gamma_3", r"\gamma_3", "the synaptic noise"),
+        Sym("N", "N", "the number of weights"),
+        Sym("H", "H", "the Hessian of $F$ at $w(0)$"),
+        Sym("kappa", r"\kappa", r"$= \hat g^\top H\hat g$"),
+        Sym("tau", r"\tau", r"$= \operatorname{tr}H$"),
+        Sym("theta", r"\theta", r"$= \operatorname{tr}H^2$"),
+        Sym("eta", r"\eta", r"$= \hat g^\top H^2\hat g$"),
+        Sym("V_L", "V_L", r"$= \operatorname{Var}(\hat g\cdot\dot w)$"),
+        Sym("C_LQ", "C_{LQ}", r"$= \operatorname{Cov}(\hat g\cdot\dot w, "
+            r"\dot w^\top H\dot w)$"),
+        Sym("V_Q", "V_Q", r"$= \operatorname{Var}(\dot w^\top H\dot w)$"),
+        Sym("Gbar_F", r"\bar G_F", r"$= \langle\dot w^\top H\dot w\rangle/"
+            r"(2G\langle|\dot w|^2\rangle)$, the expected local task difficulty"),
+        Sym("c_1", "c_1", "the factor by which the inputs grow"),
+        Sym("c_2", "c_2", "the factor by which the outputs grow"),
+        Sym("i", "i", "the base network's number of inputs"),
+        Sym("o", "o", "the base network's number of outputs"),
+        Sym("N_0", "N_0", "the base network's number of weights"),
+        Sym("a", "a", "the input exponent, $c_1 = (N/N_0)^a$"),
+        Sym("kappa_0", r"\kappa_0", "$\\kappa$ of the base network"),
+        Sym("tau_0", r"\tau_0", r"$\operatorname{tr}H$ of the base network"),
+        Sym("N_star", "N^*", "the optimal size"),
+        Sym("G_0", "G_0", "the base network's gradient norm"),
+        Sym("p_G", "p_G", "the fitted exponent of $G$"),
+        Sym("p_kappa", r"p_\kappa", "the fitted exponent of $\\kappa$"),
+        Sym("p_tau", r"p_\tau", r"the fitted exponent of $\operatorname{tr}H$"),
+        Sym("s_j", "s_j", "the squared error of mode $j$ summed over the output rows"),
+        Sym("lambda_j", r"\lambda_j", "the eigenvalue of mode $j$"),
+        Sym("R", "R", "$= c_2 o$, the number of output rows"),
+        Sym("sigma2", r"\sigma^2", "the noise variance per weight and cycle"),
+        Sym("epsilon", r"\epsilon", "the step per unit gradient"),
     ]
-    return "\n".join(out)
+    return LatexModel(
+        title="Fundamental bounds on learning",
+        summary=r"Weights move by $T\dot w$ each cycle; the learning rate $k$ of the cycle, its "
+                "mean and variance under three plasticity components, the learning condition, "
+                "the exact embedding of a linear student in a larger one and the optimal "
+                "network size, all derived by SymPy.",
+        source="Raman, Rotondo and O'Leary, Fundamental bounds on learning performance in "
+               "neural circuits, PNAS 116:10537 (2019), eqs. 2-7; the embedding follows the "
+               "authors' public code (raman_etal_2018)",
+        equations=eqs, symbols=symbols)
+
+
+@register_latex("learning-bounds", "fundamental bounds on learning (Raman, Rotondo & O'Leary "
+                "2019): one-cycle learning rate k, its mean and variance over three plasticity "
+                "components, the learning condition, exact embedding and the optimal size N*")
+def learning_bounds_latex() -> LatexModel:
+    """The learning-bound derivations for ``learndyn latex learning-bounds``."""
+    return _learning_bounds_model()
