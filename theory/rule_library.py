@@ -42,7 +42,7 @@ from theory.perceptron import sigmoid
 from theory.rules import Choice, Component, LearningRule, Mixture, Normal, derive, rule_latex_model
 
 __all__ = ["lms_rule", "perceptron_rule", "oja_rule", "hebbian_decay_rule", "bcm_rule",
-           "sign_lms_rule", "GALLERY"]
+           "sign_lms_rule", "sign_lms_closed_form", "GALLERY"]
 
 
 def _sym_matrix(prefix: str, n: int, **assumptions) -> sp.ImmutableMatrix:
@@ -209,7 +209,7 @@ def _sign_lms():
                     "quadrature (the sign has no entry in the Gaussian table).",
         source="sign-error LMS: Sayed (2008), Adaptive Filters, ch. 12; Gaussian identity: "
                "Price (1958)",
-        defaults={"w0": (-0.5, 0.5), "eta": 0.004, "t_end": 6.0},
+        defaults={"w0": (-0.5, 0.5), "eta": 0.004, "t_end": 12.0},
         symbols=(Sym(r"wo(\d+)", "w_{o,#1}", "the teacher's weights", generic="w_{o,i}"),
                  Sym(r"R_(\d+)_(\d+)", "R_{#1#2}", "the input covariance", generic="R_{ij}"),
                  Sym("s2", "s^2", "the variance of the output noise"),
@@ -259,3 +259,16 @@ for _name, _factory, _desc in (
         ("bcm", bcm_rule, "BCM with a sliding threshold (gallery)"),
         ("sign-lms", sign_lms_rule, "sign-error LMS, the quadrature path (gallery)")):
     _register(_name, _factory, _desc)
+
+
+def sign_lms_closed_form() -> sp.ImmutableMatrix:
+    r"""The textbook drift of sign-error LMS on Gaussian data, in the symbols of
+    :func:`sign_lms_rule`: :math:`E[\operatorname{sign}(e)\,x] = \sqrt{2/\pi}\,E[e\,x]/\sigma_e`
+    for jointly Gaussian zero-mean :math:`(e, x)` (Price 1958 / Bussgang), i.e.
+    :math:`\sqrt{2/\pi}\,R(w_o - w)/\sqrt{(w_o - w)^\top R (w_o - w) + s^2}`.  A check of the
+    quadrature path, not used by it."""
+    r = sign_lms_rule()
+    R = r.random[0].cov
+    s2 = sp.Symbol("s2", positive=True)
+    v = sp.Matrix(sp.symbols("wo0:2", real=True)) - sp.Matrix(r.weights)
+    return sp.ImmutableMatrix(sp.sqrt(2 / sp.pi) * R * v / sp.sqrt((v.T * R * v)[0, 0] + s2))
