@@ -3,11 +3,14 @@ moment map and its trajectory, all lambdified from the derivation.
 
 * :func:`quadrature_modules` — the NumPy implementations lambdify uses for the quadrature
   functions :math:`\mathcal{Q}^{(j)}(\mu, \sigma) = E[u^j H(\mu + \sigma u)]` of
-  :mod:`theory.rule_expectation`: probabilists' Gauss–Hermite with ``nodes`` nodes when
-  :math:`H` is smooth, and Gauss–Legendre with ``nodes`` nodes on each piece of
-  :math:`u \in [-10, 10]` between the kinks of :math:`H` when it is not (the Gaussian mass
-  outside is below 1e-22).  The integrand :math:`H` and its kinks are lambdified from the
-  theory.
+  :mod:`theory.rule_expectation`: composite Gauss–Legendre, ``nodes`` (12) nodes on each of 40
+  panels of :math:`u \in [-10, 10]` (the Gaussian mass outside is below 1e-22), a panel split
+  at each kink of :math:`H`.  Gauss–Hermite, the textbook choice, was measured first and
+  dropped: across the jump of ``sign`` it converges like :math:`1/N` (error 4e-2 at 320
+  nodes), and for ``tanh`` with :math:`\sigma = 2` (poles :math:`\pi/4` from the real
+  :math:`u` axis) its error is 5e-4 at 48 nodes; the composite rule is at 1e-16 for both, and
+  1e-10 for ``tanh`` at :math:`\sigma = 10`.  The integrand :math:`H` and its kinks are
+  lambdified from the theory.
 * :class:`CompiledRule` — a :class:`theory.rules.DerivedRule` with parameter values: vectorised
   ``drift(w)``, ``second_moment(w)`` and ``covariance(w)`` (of one update), and the one-step
   moment map.
@@ -38,14 +41,9 @@ __all__ = ["DEFAULT_NODES", "quadrature_modules", "average_impl", "resolve_value
            "CompiledRule", "compiled_rule", "MomentTrajectory", "moment_trajectory",
            "exact_moment_trajectory"]
 
-#: default number of quadrature nodes (per piece for Gauss–Legendre)
-DEFAULT_NODES = 48
-
-
-@lru_cache(maxsize=16)
-def _gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
-    u, w = np.polynomial.hermite_e.hermegauss(n)
-    return u, w / np.sqrt(2.0 * np.pi)
+#: Gauss–Legendre nodes per panel, and panels on u in [-10, 10] (the defaults)
+DEFAULT_NODES = 12
+PANELS = 40
 
 
 @lru_cache(maxsize=16)
@@ -53,29 +51,20 @@ def _gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.polynomial.legendre.leggauss(n)
 
 
-def average_impl(cls: type, nodes: int = DEFAULT_NODES):
+def average_impl(cls: type, nodes: int = DEFAULT_NODES, panels: int = PANELS):
     r"""NumPy ``f(j, mu, sigma, *extra)`` for the quadrature function class ``cls``
-    (vectorised over ``mu``, ``sigma`` and the extras)."""
+    (vectorised over ``mu``, ``sigma`` and the extras): composite Gauss–Legendre with ``nodes``
+    nodes on each of ``panels`` equal panels of :math:`u \in [-10, 10]`, each panel that holds a
+    kink of the integrand split there."""
     nodes = as_int(nodes, "nodes", 2)
+    panels = as_int(panels, "panels", 1)
     tq, *es = cls.integrand.variables
     H = compile_scalar(cls.integrand.expr, [tq, *es])
     kink_fns = [compile_scalar(k, es) for k in cls.kink_points]
-
-    if not kink_fns:
-        u, wq = _gauss_hermite(2 * ((nodes + 1) // 2))
-
-        def smooth(j, m, s, *extra):
-            m, s = np.asarray(m, dtype=float), np.asarray(s, dtype=float)
-            ex = [np.asarray(e, dtype=float)[..., None] for e in extra]
-            t = m[..., None] + s[..., None] * u
-            vals = np.broadcast_to(H(t, *ex), t.shape)
-            return (vals * (wq * u ** int(j))).sum(-1)
-
-        return smooth
-
     x, wx = _gauss_legendre(nodes)
+    grid = np.linspace(-U_RANGE, U_RANGE, panels + 1)
 
-    def kinked(j, m, s, *extra):
+    def average(j, m, s, *extra):
         m, s = np.asarray(m, dtype=float), np.asarray(s, dtype=float)
         shape = np.broadcast_shapes(m.shape, s.shape, *(np.shape(e) for e in extra))
         m, s = np.broadcast_to(m, shape), np.broadcast_to(s, shape)
@@ -85,9 +74,10 @@ def average_impl(cls: type, nodes: int = DEFAULT_NODES):
             tk = np.broadcast_to(np.asarray(k(*ex), dtype=float), shape)
             with np.errstate(divide="ignore", invalid="ignore"):
                 uk = np.where(s > 0, (tk - m) / np.where(s > 0, s, 1.0), U_RANGE)
-            cuts.append(np.clip(uk, -U_RANGE, U_RANGE))
-        edges = np.sort(np.stack([np.full(shape, -U_RANGE), *cuts,
-                                  np.full(shape, float(U_RANGE))], -1), -1)
+            cuts.append(np.clip(uk, -U_RANGE, U_RANGE)[..., None])
+        edges = np.broadcast_to(grid, shape + grid.shape)
+        if cuts:
+            edges = np.sort(np.concatenate([edges, *cuts], -1), -1)
         a, b = edges[..., :-1, None], edges[..., 1:, None]
         half = 0.5 * (b - a)
         uu = a + half * (x + 1.0)
@@ -96,7 +86,7 @@ def average_impl(cls: type, nodes: int = DEFAULT_NODES):
         vals = np.broadcast_to(H(t, *[e[..., None, None] for e in ex]), t.shape)
         return (vals * weight * uu ** int(j)).sum((-1, -2))
 
-    return kinked
+    return average
 
 
 def quadrature_modules(expr, nodes: int = DEFAULT_NODES) -> list:

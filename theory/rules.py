@@ -92,8 +92,10 @@ def _symbols(value, what: str) -> tuple[sp.Symbol, ...]:
 def _column(value, k: int, what: str) -> sp.ImmutableMatrix:
     if value is None:
         return sp.ImmutableMatrix.zeros(k, 1)
-    m = sp.ImmutableMatrix(sp.Matrix(value) if not isinstance(value, sp.Basic) or
-                           isinstance(value, sp.MatrixBase) else sp.Matrix([value]))
+    if isinstance(value, (int, float)) or (isinstance(value, sp.Basic) and
+                                           not isinstance(value, sp.MatrixBase)):
+        value = [value]
+    m = sp.ImmutableMatrix(sp.Matrix(value))
     if m.shape == (1, k):
         m = m.T
     if m.shape != (k, 1):
@@ -104,7 +106,8 @@ def _column(value, k: int, what: str) -> sp.ImmutableMatrix:
 def _square(value, k: int, what: str) -> sp.ImmutableMatrix:
     if value is None:
         return sp.ImmutableMatrix.eye(k)
-    if isinstance(value, sp.Basic) and not isinstance(value, sp.MatrixBase):
+    if isinstance(value, (int, float)) or (isinstance(value, sp.Basic) and
+                                           not isinstance(value, sp.MatrixBase)):
         value = [[value]]
     m = sp.ImmutableMatrix(sp.Matrix(value))
     if m.shape != (k, k):
@@ -722,8 +725,8 @@ def rule_latex_model(derived: DerivedRule, *, explicit_limit: int = 600) -> Late
     for cls in derived.averages:
         tq, *es = cls.integrand.variables
         eqs.append(Equation(
-            rf"Quadrature function $\mathcal{{Q}}_{{{cls.index}}}$ (Gauss--Hermite, or "
-            "Gauss--Legendre split at the kinks of its integrand; error stated by the check):",
+            rf"Quadrature function $\mathcal{{Q}}_{{{cls.index}}}$ (composite Gauss--Legendre, "
+            "panels split at the kinks of its integrand; error stated by the check):",
             [Rel(Tex(rf"\mathcal{{Q}}_{{{cls.index}}}^{{(j)}}(\bar s, \sigma_s)", (cls.__name__,
                                                                              "s_mean", "s_sd")),
                  Tex(rf"E\left[u^j H_{{{cls.index}}}(\bar s + \sigma_s u)\right]",
