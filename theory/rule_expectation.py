@@ -184,9 +184,16 @@ def kinks(H: sp.Expr, t: sp.Symbol) -> tuple[sp.Expr, ...]:
 
 class GaussianAverage(sp.Function):
     r"""Base of the quadrature functions :math:`\mathcal{Q}_k^{(j)}(\mu, \sigma, e_1, ...)
-    = E[u^j H_k(\mu + \sigma u; e)]`, :math:`u \sim N(0, 1)`; subclasses made by
-    :func:`average_function` carry ``integrand`` (a Lambda of ``(t, e_1, ...)``), ``kinks``
-    (t-values, functions of the ``e``) and ``index`` (the k printed)."""
+    = E[\mathrm{He}_j(u)\,H_k(\mu + \sigma u; e)]/\sigma^j`, :math:`u \sim N(0, 1)`,
+    :math:`\mathrm{He}_j` the probabilists' Hermite polynomials; for a smooth :math:`H_k` this
+    is :math:`E[H_k^{(j)}(\mu + \sigma u)]` (Gaussian integration by parts), finite at
+    :math:`\sigma = 0`.  Subclasses made by :func:`average_function` carry ``integrand`` (a
+    Lambda of ``(t, e_1, ...)``), ``kink_points`` (t-values, functions of the ``e``) and
+    ``index`` (the k printed).
+
+    Derivatives (from the Gaussian density, not from :math:`H_k`):
+    :math:`\partial_\mu \mathcal{Q}^{(j)} = \mathcal{Q}^{(j+1)}`,
+    :math:`\partial_\sigma \mathcal{Q}^{(j)} = \sigma\,\mathcal{Q}^{(j+2)}`."""
 
     integrand: sp.Lambda
     kink_points: tuple = ()
@@ -195,19 +202,21 @@ class GaussianAverage(sp.Function):
     @classmethod
     def eval(cls, j, m, s, *extra):
         if not (j.is_Integer and j >= 0):
-            raise ValueError(f"{cls.__name__}: the power of u must be an integer >= 0, got {j}")
+            raise ValueError(f"{cls.__name__}: the Hermite order must be an integer >= 0, "
+                             f"got {j}")
         return None
+
+    @classmethod
+    def smooth(cls) -> bool:
+        return not cls.kink_points
 
     def fdiff(self, argindex=1):
         cls = type(self)
         j, m, s, *extra = self.args
         if argindex == 2:
-            out = cls(j + 1, m, s, *extra)
-            if j > 0:
-                out -= j * cls(j - 1, m, s, *extra)
-            return out / s
+            return cls(j + 1, m, s, *extra)
         if argindex == 3:
-            return (cls(j + 2, m, s, *extra) - (j + 1) * cls(j, m, s, *extra)) / s
+            return s * cls(j + 2, m, s, *extra)
         if argindex >= 4:
             k = argindex - 4
             t, *es = self.integrand.variables
@@ -224,15 +233,25 @@ class GaussianAverage(sp.Function):
             return None
         j, m, s, *extra = vals
         t, *es = self.integrand.variables
+        jj = int(j)
         with mpmath.workprec(prec + 10):
-            H = _mpmath_integrand(type(self))
-            jj, mm, ss = int(j), mpmath.mpf(m), mpmath.mpf(s)
+            mm, ss = mpmath.mpf(m), mpmath.mpf(s)
             em = [mpmath.mpf(e) for e in extra]
-            pts = sorted(float((k - m) / s) for k in
-                         (sp.sympify(kp).subs(dict(zip(es, extra))) for kp in self.kink_points)
-                         if s != 0)
-            grid = [-mpmath.inf, *pts, mpmath.inf]
-            val = mpmath.quad(lambda u: u**jj * H(mm + ss * u, *em) * mpmath.npdf(u), grid)
+            if self.smooth():
+                H = _mpmath_integrand(type(self), jj)
+                val = mpmath.quad(lambda u: H(mm + ss * u, *em) * mpmath.npdf(u),
+                                  [-mpmath.inf, 0, mpmath.inf])
+            else:
+                if s == 0:
+                    return None
+                H = _mpmath_integrand(type(self), 0)
+                pts = sorted(float((k - m) / s) for k in
+                             (sp.sympify(kp).subs(dict(zip(es, extra)))
+                              for kp in self.kink_points))
+                val = mpmath.quad(lambda u: mpmath.hermite(jj, u / mpmath.sqrt(2))
+                                  * mpmath.mpf(2) ** (-mpmath.mpf(jj) / 2)
+                                  * H(mm + ss * u, *em) * mpmath.npdf(u),
+                                  [-mpmath.inf, *pts, mpmath.inf]) / ss**jj
         return sp.Float._new(mpmath.mpf(val)._mpf_, prec)
 
     def _latex(self, printer, exp=None):
@@ -242,9 +261,16 @@ class GaussianAverage(sp.Function):
         return base if exp is None else rf"\left[{base}\right]^{{{exp}}}"
 
 
+def hermite_e(j: int, u):
+    r"""The probabilists' Hermite polynomial :math:`\mathrm{He}_j(u)` (SymPy)."""
+    return sp.expand(sp.hermite(j, u / sp.sqrt(2)) * 2 ** (-sp.Rational(j, 2)))
+
+
 @lru_cache(maxsize=256)
-def _mpmath_integrand(cls: type):
-    return sp.lambdify(list(cls.integrand.variables), cls.integrand.expr, modules="mpmath")
+def _mpmath_integrand(cls: type, order: int = 0):
+    t, *es = cls.integrand.variables
+    return sp.lambdify([t, *es], sp.diff(cls.integrand.expr, t, order) if order else
+                       cls.integrand.expr, modules="mpmath")
 
 
 _AVERAGES: dict[str, type] = {}
@@ -397,7 +423,9 @@ def _gaussian_average(expr, g: list, mean: sp.Matrix, cov: sp.Matrix) -> tuple[s
     t = sp.Dummy("t", real=True)
     U = sp.Dummy("u", real=True)
     deterministic = v.is_zero is True
-    sigma = sp.S.Zero if deterministic else sp.sqrt(v)
+    # sigma = sqrt(v) stays a symbol until the end, so that its powers cancel exactly (the
+    # averages are then regular where v -> 0, e.g. at w = 0 for s = w.x)
+    sigma = sp.Dummy("sigma", positive=True)
     # every atom as a function of s: atom(t) with s -> t
     placeholders, of_t = {}, {}
     for k, (atom, args) in enumerate(forms):
@@ -422,7 +450,7 @@ def _gaussian_average(expr, g: list, mean: sp.Matrix, cov: sp.Matrix) -> tuple[s
         return sp.expand(gaussian_expectation(shifted, z, cov)), "wick"
     d = Sa / sigma
     r = [sp.Dummy(f"r{i}") for i in range(n)]
-    Sr = (cov - Sa * Sa.T / v).applyfunc(lambda e: sp.cancel(sp.expand(e)))
+    Sr = (cov - Sa * Sa.T / sigma**2).applyfunc(sp.expand)
     body = sp.expand(body.xreplace({gi: mean[i] + d[i] * U + r[i] for i, gi in enumerate(g)}))
     if body.free_symbols & set(r):
         body = gaussian_expectation(body, r, Sr)
@@ -431,27 +459,41 @@ def _gaussian_average(expr, g: list, mean: sp.Matrix, cov: sp.Matrix) -> tuple[s
     for term in sp.Add.make_args(sp.expand(body)):
         coeff, dep = term.as_independent(U, *of_t, as_Add=False)
         groups[dep] = groups.get(dep, sp.S.Zero) + coeff
-    groups = {dep: _tidy_coeff(c) for dep, c in groups.items()}
-    total, paths = sp.S.Zero, []
+    total, paths = [], []
     s_of_u = mu_s + sigma * U
     for dep, coeff in groups.items():
         j = sp.degree(dep, U) if dep.has(U) else 0
         funcs = sp.cancel(dep / U**j)
         if funcs == 1:
-            total += coeff * u_moment(int(j))
+            total.append(coeff * u_moment(int(j)))
             paths.append("wick")
             continue
         try:
             in_u = dep.xreplace({P: f.xreplace({t: s_of_u}) for P, f in of_t.items()})
-            total += coeff * table_expect(in_u, U)
+            total.append(sp.expand_mul(coeff * table_expect(in_u, U)))
             paths.append("gaussian-table")
             continue
         except ValueError:
             pass
         H = funcs.xreplace(of_t)
-        total += coeff * _quadrature(H, int(j), mu_s, sigma, t)
+        total.append(sp.expand_mul(coeff * _quadrature(H, int(j), mu_s, sigma, t)))
         paths.append("quadrature")
-    return total, combine_paths(*paths)
+    # sigma's powers have cancelled term by term; collect, then sigma -> sqrt(v)
+    out = sp.Add(*[sp.expand_mul(x) for x in total])
+    out = _collect_averages(out).xreplace({sigma: sp.sqrt(v)})
+    return out, combine_paths(*paths)
+
+
+def _collect_averages(expr):
+    """``expr`` with the coefficient of each distinct non-polynomial factor over a common
+    denominator (one factor instead of one per term)."""
+    groups: dict = {}
+    for term in sp.Add.make_args(expr):
+        fn = [f for f in sp.Mul.make_args(term) if f.has(GaussianAverage, sp.erf, sp.exp,
+                                                            sp.Function)]
+        key = sp.Mul(*fn)
+        groups[key] = groups.get(key, sp.S.Zero) + term / key
+    return sp.Add(*[_tidy_coeff(c) * k for k, c in groups.items()])
 
 
 def _tidy_coeff(c):
@@ -462,11 +504,20 @@ def _tidy_coeff(c):
 
 
 def _quadrature(H, j: int, mu_s, sigma, t):
-    r""":math:`E_u[u^j H(\mu_s + \sigma u)]` as a :class:`GaussianAverage` of ``H(t)``; symbols
-    of ``H`` other than ``t`` (parameters, or weights in the slope of an argument) become its
-    extra arguments."""
-    extras = sorted(H.free_symbols - {t}, key=lambda s: s.name)
+    r""":math:`E_u[u^j H(\mu_s + \sigma u)] = \sum_k c_{jk}\,\sigma^k\,\mathcal{Q}^{(k)}`
+    with :math:`u^j = \sum_k c_{jk}\mathrm{He}_k(u)`, :math:`\mathcal{Q}` the
+    :class:`GaussianAverage` of ``H(t)``; symbols of ``H`` other than ``t`` (parameters, or
+    weights in the slope of an argument) become its extra arguments."""
+    extras = sorted(H.free_symbols - {t, sigma}, key=lambda s: s.name)
     es = tuple(sp.Symbol(f"e_{i}", real=True) for i in range(len(extras)))
     H = H.xreplace({t: T_Q, **dict(zip(extras, es))})
     cls = average_function(H, T_Q, es)
-    return cls(sp.Integer(j), mu_s, sigma, *extras)
+    u = sp.Dummy("u")
+    # u^j in the Hermite basis: peel off the leading He_k repeatedly
+    rest, out = sp.Poly(u**j, u), sp.S.Zero
+    while not rest.is_zero:
+        k = rest.degree()
+        c = rest.LC()
+        out += c * sigma**k * cls(sp.Integer(k), mu_s, sigma, *extras)
+        rest = rest - sp.Poly(c * hermite_e(k, u), u)
+    return out

@@ -128,6 +128,13 @@ def _square(value, k: int, what: str) -> sp.ImmutableMatrix:
     return m
 
 
+def _is_one(total) -> bool:
+    """A sum of probabilities equal to 1 (exactly, or to 1e-12 when it is a float)."""
+    if total.is_Number:
+        return abs(float(total) - 1.0) <= 1e-12
+    return sp.simplify(total - 1) == 0
+
+
 def _name(symbols) -> str:
     return ", ".join(map(str, symbols))
 
@@ -193,7 +200,7 @@ class Mixture:
         if not comps:
             raise RuleError("a Mixture needs at least one component")
         total = sp.simplify(sum(c.probability for c in comps))
-        if total != 1:
+        if not _is_one(total):
             raise RuleError(f"the probabilities of the mixture of ({_name(syms)}) must sum to 1, "
                             f"got {total}")
         if self.label is not None and not isinstance(self.label, sp.Symbol):
@@ -226,7 +233,7 @@ class Choice:
         if len(vals) < 2 or len(vals) != len(probs):
             raise RuleError(f"Choice {self.symbol}: give two or more values and one probability "
                             f"per value, got {len(vals)} and {len(probs)}")
-        if sp.simplify(sp.expand(sum(probs) - 1)) != 0:
+        if not _is_one(sp.simplify(sp.expand(sum(probs)))):
             raise RuleError(f"the probabilities of Choice {self.symbol} must sum to 1, got "
                             f"{sp.simplify(sum(probs))}")
         object.__setattr__(self, "values", vals)
