@@ -35,12 +35,12 @@ g_{cc}\nabla c^\top C\nabla c + 2k^2 g_c\operatorname{tr}(\Sigma C)`, and
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
+import sympy as sp
 from scipy.integrate import DOP853, RK23, RK45
 from scipy.linalg.blas import dgemm as _dgemm
 from scipy.optimize import brentq
@@ -48,10 +48,14 @@ from scipy.optimize import brentq
 from numerics.checks import as_covariance, as_nonnegative, as_positive, as_vector
 from numerics.compile import compile_expressions, compile_scalar
 from numerics.integrate import DivergenceError, Trajectory, integrate
+from numerics.threads import single_thread_blas
 from theory.perceptron import (
+    SIGMOIDS,
     K,
     check_rule,
+    class_update_factor,
     fixed_point_function,
+    fixed_point_jacobian,
     reduced_flow,
     scalar_derivatives,
 )
@@ -59,6 +63,7 @@ from theory.perceptron import (
 __all__ = [
     "mean_drift", "mean_drift_two_class", "mean_flow", "alignment", "alignment_time",
     "moment_flow", "MomentFlow", "asymptotic_norm", "reduced_rates", "anisotropic_covariance",
+    "fixed_point_eigenvalues", "mean_drift_sigmoid", "mean_flow_sigmoid",
 ]
 
 _K = float(K)
@@ -76,16 +81,12 @@ def _g(rule: str, y: int, order: int):
 
 
 def _single_thread_blas():
-    """Limit BLAS to one thread while integrating (threadpoolctl, when installed).
+    """Limit BLAS to one thread while integrating (:func:`numerics.threads.single_thread_blas`).
 
     The right-hand sides do many small BLAS calls; on a loaded machine OpenBLAS's threads
     spin against each other and the wall time grows ~10x (measured at N = 500).
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: without it BLAS keeps its default threading
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return single_thread_blas()
 
 
 def _eval(f, a, c) -> np.ndarray:
@@ -307,6 +308,77 @@ def mean_flow(rule: str, mu, Sigma, w0, t_eval, lam: float = 0.0, *, mu_neg=None
         return integrate(rhs, (0.0, t_end), w0, t_eval=t_eval if t_eval[-1] > 0 else None,
                          method=_method(model.n, method), rtol=rtol, atol=atol,
                          state_names=[f"w{i}" for i in range(model.n)])
+
+
+@lru_cache(maxsize=8)
+def _factor_fns(rule: str, sigmoid_name: str):
+    """Lambdified ``s -> [G_+, G_+', G_-, G_-']`` (theory.perceptron.class_update_factor)."""
+    if sigmoid_name not in SIGMOIDS:
+        raise ValueError(f"sigmoid must be one of {tuple(SIGMOIDS)}, got {sigmoid_name!r}")
+    s = sp.Symbol("s", real=True)
+    exprs = []
+    for y in (1, -1):
+        G = class_update_factor(rule, y, s, phi=SIGMOIDS[sigmoid_name])
+        exprs += [G, sp.diff(G, s)]
+    return compile_expressions(exprs, [s])
+
+
+#: trapezoid nodes in u ~ N(0, 1) for the Gaussian expectations of mean_drift_sigmoid: the
+#: integrands are analytic in a strip, so the trapezoid rule converges geometrically (error
+#: ~ exp(-2 pi d / h), d = pi / sd(s) for the logistic): < 1e-12 up to sd(s) ~ 30
+_U = np.linspace(-10.0, 10.0, 1001)
+_WU = np.exp(-_U**2 / 2) * (_U[1] - _U[0]) / np.sqrt(2 * np.pi)
+
+
+def mean_drift_sigmoid(rule: str, w, mu, sigma2: float, lam: float = 0.0,
+                       sigmoid: str = "logistic") -> np.ndarray:
+    r"""The drift :math:`\langle f\rangle(w)` (seed 002 eqs. (12)-(13)) for any sigmoid, by
+    quadrature, for classes :math:`N(\pm\mu, \sigma^2 I)`.
+
+    With :math:`s = w\cdot x \sim N(m_y, v)`, :math:`m_y = \mu_y\cdot w`,
+    :math:`v = \sigma^2|w|^2`, the decomposition of :mod:`theory.perceptron` and Stein's lemma
+    (:math:`E[G(s)(s-m)]/v = E[G'(s)]`) give
+
+    .. math:: \langle f\rangle = \tfrac12\sum_y\big[\mu_y E[G_y(s)]
+              + \sigma^2 w\,E[G_y'(s)]\big] - \lambda w,
+
+    :math:`G_y` and :math:`G_y'` lambdified from the theory, the two expectations by the
+    trapezoid rule in :math:`u = (s - m)/\sqrt v` (1001 nodes on [-10, 10]).  For the erf
+    sigmoid this equals the closed form :func:`mean_drift` (a test checks it to 1e-12): the
+    logistic's flow is the same equation (14) without the erf substitution."""
+    fns = _factor_fns(check_rule(rule), sigmoid)
+    w = np.asarray(w, dtype=float)
+    mu = np.asarray(mu, dtype=float)
+    sd = np.sqrt(float(sigma2)) * np.linalg.norm(w)
+    out = -lam * w
+    for k, y in enumerate((1.0, -1.0)):
+        s = y * float(mu @ w) + sd * _U
+        vals = fns.func(s)
+        G, dG = (np.broadcast_to(np.asarray(v, dtype=float), s.shape)
+                 for v in vals[2 * k:2 * k + 2])
+        out = out + 0.5 * (y * mu * (_WU @ G) + sigma2 * w * (_WU @ dG))
+    return out
+
+
+def mean_flow_sigmoid(rule: str, mu, sigma2: float, w0, t_eval, lam: float = 0.0,
+                      sigmoid: str = "logistic", rtol: float = 1e-9,
+                      atol: float = 1e-11) -> Trajectory:
+    r"""Integrate :math:`\dot w = \langle f\rangle(w)` with :func:`mean_drift_sigmoid`
+    (isotropic classes :math:`N(\pm\mu, \sigma^2 I)`; e.g. the logistic sigmoid of seed 002's
+    simulations).  Same conventions as :func:`mean_flow`."""
+    mu = as_vector(mu, "mu")
+    w0 = as_vector(w0, "w0", mu.size)
+    sigma2 = as_nonnegative(sigma2, "sigma2")
+    lam = as_nonnegative(lam, "lam")
+    t_eval = _check_times(t_eval)
+
+    def rhs(t, w):
+        return mean_drift_sigmoid(rule, w, mu, sigma2, lam, sigmoid)
+
+    t_end = float(t_eval[-1]) if t_eval[-1] > 0 else 1e-12
+    return integrate(rhs, (0.0, t_end), w0, t_eval=t_eval if t_eval[-1] > 0 else None,
+                     method="DOP853", rtol=rtol, atol=atol,
+                     state_names=[f"w{i}" for i in range(mu.size)])
 
 
 def _check_times(t_eval) -> np.ndarray:
@@ -648,6 +720,22 @@ def asymptotic_norm(rule: str, sigma: float, lam: float, mu_norm: float = 1.0) -
         if hi > 1e12:
             raise ValueError("no fixed point below |w| = 1e12 (the flow diverges)")
     return float(brentq(R, lo, hi, xtol=1e-14, rtol=1e-13))
+
+
+@lru_cache(maxsize=4)
+def _fixed_point_jac(rule: str):
+    (r, s2, lam), J = fixed_point_jacobian(rule)
+    return compile_expressions([J[0, 0], J[1, 1]], [r, s2, lam])
+
+
+def fixed_point_eigenvalues(rule: str, sigma: float, lam: float) -> tuple[float, float, float]:
+    r"""``(|w*|, along, across)``: the isotropic fixed point (:func:`asymptotic_norm`,
+    :math:`|\mu| = 1`) and the eigenvalues of the drift's Jacobian there, along :math:`\mu`
+    and across it (multiplicity N - 1), lambdified from
+    :func:`theory.perceptron.fixed_point_jacobian`.  Both negative: locally stable."""
+    r = asymptotic_norm(rule, sigma, lam)
+    along, across = _fixed_point_jac(check_rule(rule))(r, float(sigma) ** 2, float(lam))
+    return r, float(along), float(across)
 
 
 def anisotropic_covariance(mu, epsilon: float, total: float = 1.0) -> np.ndarray:

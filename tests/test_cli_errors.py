@@ -134,7 +134,7 @@ def test_sweep_refuses_bad_values_before_making_a_folder(capsys, tmp_path):
 
 def test_sweep_refuses_a_folder_holding_another_grid(capsys, tmp_path):
     out = tmp_path / "sw"
-    args = ["sweep", "tests.sweep_targets:counted", "--param", f"log={tmp_path / 'l'}",
+    args = ["sweep", "sweep_targets:counted", "--param", f"log={tmp_path / 'l'}",
             "--executor", "serial", "--out", str(out), "--quiet"]
     assert main([*args, "--grid", "x=0,1"]) == 0
     capsys.readouterr()
@@ -201,3 +201,12 @@ def test_no_traceback_from_the_console_script(tmp_path):
                             "--param", "dim=abc"], capture_output=True, text=True,
                            cwd=Path(__file__).resolve().parents[1])
     assert "Traceback" in debug.stderr and "ParameterError" in debug.stderr
+
+
+def test_forgetting_refuses_settings_outside_the_theory_everywhere():
+    from validate.params import ParameterError
+    from validate.registry import resolve_params
+
+    with pytest.raises(ParameterError, match="max_noise"):
+        resolve_params("perceptron-forgetting-paper", {"sigmas": "2.0"})
+    resolve_params("perceptron-forgetting-paper", {"sigmas": "0.1,2.0"})  # one judged: fine

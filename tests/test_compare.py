@@ -107,3 +107,31 @@ def test_exact_sem_takes_the_larger_standard_error():
     assert np.allclose(c.sem, [0.1, 0.2]) and np.allclose(c.z, [3.0, -1.5])
     with pytest.raises(ValueError, match="exact_sem"):
         compare("x", [1.0], [1.0], [0.1], exact_sem=[-1.0])
+
+
+def test_verdict_flips_exactly_at_the_bound():
+    """max|z| just below the Sidak bound passes, just above fails (no slack in the verdict);
+    a tolerance check passes at 0.99 of its tolerance and fails at 1.01."""
+    from validate.compare import tolerance_check
+
+    m = 5
+    b = sidak_bound(m, 0.01)
+    sem = np.full(m, 0.1)
+    for factor, ok in ((0.99, True), (1.01, False), (1.2, False)):
+        mean = np.zeros(m)
+        mean[2] = factor * b * 0.1
+        c = compare("x", np.zeros(m), mean, sem)
+        assert c.bound == pytest.approx(b) and c.passed is ok, (factor, c.max_abs_z, c.bound)
+    ref = np.array([1.0, 2.0, 4.0])
+    assert tolerance_check("t", ref, ref * 1.0099, rtol=0.01).passed
+    assert not tolerance_check("t", ref, ref * 1.0101, rtol=0.01).passed
+    assert not tolerance_check("t", ref, ref + [0, 0, 0.05], atol=0.04).passed
+
+
+def test_kind_is_tolerance_only_when_the_allowance_dominates_every_point():
+    """A comparison is a tolerance check only if its allowance is >= 2 SE at *every* point;
+    one point where the SE is comparable keeps it statistical (with a nominal level)."""
+    theory = np.ones(3)
+    assert compare("x", theory, theory, [0.01, 0.01, 0.01], allowance=0.05).kind == "tolerance"
+    mixed = compare("x", theory, theory, [0.01, 0.01, 0.1], allowance=0.05)
+    assert mixed.kind == "statistical" and mixed.level == pytest.approx(0.01)

@@ -29,6 +29,20 @@ def test_exercise1_random_init_lags_the_matched_solution(ex1):
     assert lag["mean"][0] > 3 * lag["sem"][0] > 0
 
 
+def test_exercise1_2_as_asked_deep_modes_in_order_shallow_modes_together(ex1):
+    """Exercise 1.2 (Euler dt = 0.1, N(0, 0.01), SVD each step): in the one-hidden-layer
+    network the larger singular values are learned first (half-times 2.65 < 1.73 < the two
+    s = 1 modes, in every run, separated by many SEs); in the shallow network every mode
+    rises on the single time scale tau (half-times within ~tau ln 2 of each other)."""
+    e = ex1.extra["exercise_1_2"]
+    assert e["deep_largest_first_every_run"]
+    m, se = np.array(e["deep_half_time_mean"]), np.array(e["deep_half_time_sem"])
+    assert m[1] - m[0] > 3 * np.hypot(se[0], se[1]) and m[2] - m[1] > 3 * np.hypot(se[1], se[2])
+    sh = np.array(e["shallow_half_time_mean"])
+    assert np.ptp(sh) < 0.5 * np.ptp(m) and np.all(np.abs(sh - 2.5 * np.log(2)) < 0.5)
+    assert e["deep_final_max_rel_err"] < 1e-3
+
+
 def test_exercise1_euler_is_first_order(ex1):
     conv = ex1.extra["euler_convergence"]
     # Euler at dt = 0.1 is visibly off the analytic curve; halving dt halves the error
@@ -72,6 +86,18 @@ def test_exercise2_quick():
     assert res.passed, [c.summary() for c in res.comparisons]
     assert res.extra["linear, decoupled init"]["largest_first"]
     assert res.extra["linear, random init"]["largest_first"]
+    # Exercise 2.4, "which singular values converge first": the largest, with ReLU too
+    for name in ("linear, random init", "ReLU, random init", exp.RELU_ALL):
+        assert res.extra[name]["levels_in_order"], name
+    # ReLU after the hidden layers: the same final map, every mode slower than linear
+    relu = res.extra["ReLU, random init"]
+    assert np.all(np.array(relu["half_time_over_linear"]) > 1.0)
+    # ReLU after every layer (the exercise read literally): the output cannot be negative, so
+    # the -1 targets are out of reach; no mode reaches s and the loss stays far from 0
+    s = np.array(res.extra["singular_values_target"])
+    out = res.extra[exp.RELU_ALL]
+    assert np.all(np.array(out["final_singular_values"]) < 0.9 * s)
+    assert min(out["final_loss"]) > 10 * max(res.extra["linear, random init"]["final_loss"])
     lag = res.extra["finite_lr"]["relative_lag"]
     # the lag of online SGD behind the continuous theory shrinks with the learning rate
     assert np.all(np.array(lag["0.5"]) > np.array(lag["0.2"])) and \

@@ -273,7 +273,7 @@ def test_matrix_dynamics_bad_input_named(call, name):
 
 # ------------------------------------------------------------------- SGD networks
 
-@pytest.mark.parametrize("activation", ["linear", "relu"])
+@pytest.mark.parametrize("activation", ["linear", "relu", "relu_all"])
 def test_backprop_matches_finite_differences(activation):
     net = DeepNetwork(5, [6, 7], 4, activation=activation, seed=11)
     rng = np.random.default_rng(0)
@@ -292,7 +292,7 @@ def test_backprop_matches_finite_differences(activation):
                 assert abs(grads[l][i, j] - (lp - lm) / (2 * h)) < 1e-6
 
 
-@pytest.mark.parametrize("activation", ["linear", "relu"])
+@pytest.mark.parametrize("activation", ["linear", "relu", "relu_all"])
 def test_sgd_step_is_gradient_step(activation):
     net = DeepNetwork(5, [6, 7], 4, activation=activation, seed=2)
     rng = np.random.default_rng(1)
@@ -303,7 +303,7 @@ def test_sgd_step_is_gradient_step(activation):
         np.testing.assert_allclose(W, E, rtol=1e-13, atol=1e-15)
 
 
-@pytest.mark.parametrize("activation", ["linear", "relu"])
+@pytest.mark.parametrize("activation", ["linear", "relu", "relu_all"])
 def test_batched_equals_single_networks(activation):
     X = np.eye(4)
     Y = np.random.default_rng(0).choice([-1.0, 1.0], (4, 6))
@@ -353,3 +353,13 @@ def test_network_bad_input():
         batched.sgd_steps(np.zeros((2, 5, 4)), np.zeros((2, 5, 3)), 0.1)
     with pytest.raises(ValueError, match="record_every"):
         batched.train(np.eye(4), np.zeros((4, 2)), epochs=1, lr=0.1, record_every=-2)
+
+
+def test_default_initialisation_is_variance_preserving_in_the_fan_in():
+    """``init_std=None``: W_l ~ N(0, 1/fan-in) (std 0.05 for 400 inputs), not 1/fan-out
+    (0.14 for 50 outputs); 20000 entries give the std to 0.5%."""
+    from numerics.sim.deep_network import init_weights
+
+    W = init_weights([400, 50], np.random.default_rng(3))[0]
+    assert W.shape == (50, 400)
+    assert W.std() == pytest.approx(1 / np.sqrt(400), rel=0.03)

@@ -15,8 +15,15 @@ S = th.SYMBOLS
 
 @pytest.mark.parametrize("depth", range(1, 7))
 def test_mode_ode_from_loss(depth):
+    """The chain-rule derivation (not a literal) gives D u^(2-2/D) (s - u) at every depth."""
     expected = depth * S.u ** (2 - sp.Rational(2, depth)) * (S.s - S.u)
-    assert sp.simplify(th.mode_ode_from_loss(depth) - expected) == 0
+    derived = th.mode_ode_from_loss(depth)
+    assert sp.simplify(derived - expected) == 0
+    assert derived == expected  # structurally the form the numerics lambdify
+    # and it is the rate of the product u = c^D under the per-layer flow c' = c^(D-1)(s - c^D)
+    c = th.LAYER
+    chain = sp.diff(c**depth, c) * th.layer_rate(depth)
+    assert sp.simplify(chain - derived.subs(S.u, c**depth)) == 0
 
 
 def test_named_cases_of_the_mode_ode():
@@ -26,17 +33,22 @@ def test_named_cases_of_the_mode_ode():
 
 @pytest.mark.parametrize("depth", [1, 2])
 def test_dsolve_gives_seed_equations(depth):
-    sol = th.mode_solution(depth)
+    """dsolve's own solution (SymPy's form) equals the seed's eq. (5) / (4); the seed's form
+    solves the ODE with u(0) = u0; the overflow-free form is the same function."""
+    raw = th.mode_solution_dsolve(depth)
     ode = th.mode_ode(depth)
     u = sp.Function("u")(S.t)
-    assert sp.checkodesol(ode, sp.Eq(u, sol))[0]
     seed = th.seed_eq5() if depth == 1 else th.seed_eq4()
-    assert sp.simplify(sol - seed) == 0
+    assert sp.simplify(raw - seed) == 0
+    assert sp.checkodesol(ode, sp.Eq(u, seed))[0]
+    assert sp.simplify(seed.subs(S.t, 0) - S.u0) == 0
     for below in (False, True):
         stable = th.mode_solution_stable(depth, start_below=below).replace(
             lambda e: isinstance(e, expm1), lambda e: sp.exp(e.args[0]) - 1)
         assert sp.simplify(stable - seed) == 0
-    assert sp.simplify(sol.subs(S.t, 0) - S.u0) == 0
+    # a wrong closed form (the other depth's) does not solve this ODE
+    other = th.seed_eq4() if depth == 1 else th.seed_eq5()
+    assert not sp.checkodesol(ode, sp.Eq(u, other))[0]
 
 
 def test_seed_equation_4_is_not_eq_5():

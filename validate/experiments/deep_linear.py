@@ -166,8 +166,11 @@ def run_exercise1(config: RunConfig) -> ExperimentResult:
     R = p["replicas"]
     seeds = np.random.SeedSequence(config.seed).spawn(R)
     sv_hidden, shallow_err, lags, sv0, sh_proj = [], [], [], [], []
+    ex12_deep, ex12_shallow = [], []  # Exercise 1.2 as asked: Euler, SVD after every step
     for ss in seeds:  # a handful of deterministic integrations, one per initialisation
         w = random_init([n_in, p["hidden"], n_out], p["init_var"], seed=ss)
+        ex12_deep.append(track_modes(euler_dynamics(w, Syx, Sx, tau, dt, p["t_max"]).products,
+                                     Syx).singular_values)
         traj = integrate_dynamics(w, Syx, Sx, tau, t_grid)
         trk = track_modes(traj.products, Syx)
         sv_hidden.append(trk.singular_values)
@@ -185,8 +188,17 @@ def run_exercise1(config: RunConfig) -> ExperimentResult:
         d = np.abs(trs.projections - th_b)[:, tr.distinct] / s[tr.distinct]
         shallow_err.append(float(np.max(d)))
         sh_proj.append(trs.projections)
+        ex12_shallow.append(trs.singular_values)
     sv_hidden = np.array(sv_hidden)
     lags = np.array(lags)
+    ex12_deep, ex12_shallow = np.array(ex12_deep), np.array(ex12_shallow)  # (R, T, modes)
+    comps.append(tolerance_check(
+        f"Exercise 1.2 as asked (Euler dt={dt:g}, N(0, {p['init_var']:g}) init, SVD each "
+        f"step): one hidden layer, singular values at T={p['t_max']:g} vs s",
+        np.tile(s, R), ex12_deep[:, -1].ravel(), rtol=1e-3,
+        note=f"{R} initialisations; passes iff every mode of every run is within 0.1% of s"))
+    ex12_half = half_times(t_grid, ex12_deep.transpose(1, 0, 2), s)  # (R, modes)
+    ex12_sh_half = half_times(t_grid, ex12_shallow.transpose(1, 0, 2), s)
     comps.append(tolerance_check("shallow, random init, Euler: projections u^T W v vs the Euler "
                                  "map from b0", np.zeros(R), np.array(shallow_err), atol=1e-9,
                          note="max |error| / s per replica (linear flow: exact mode by mode)"))
@@ -203,7 +215,8 @@ def run_exercise1(config: RunConfig) -> ExperimentResult:
     if config.out_dir is not None and config.figures:
         matched = mode_strength(t_grid[:, None], s[None], tau, np.mean(sv0, 0)[None], 2)
         figures = _plot_ex1(t_grid, s, theory, tr, tre, sv_hidden, matched, sh_theory,
-                            sh_eul, dts, errors, config.out_dir)
+                            sh_eul, dts, errors, config.out_dir, ex12_deep, ex12_shallow,
+                            p["init_var"])
     extra = {"target_singular_values": s.tolist(), "tau": tau,
              "euler_dt_max_rel_err_vs_eq4": float(errors[0]),
              "euler_convergence": {"dt": dts.tolist(), "max_rel_err": errors.tolist(),
@@ -213,14 +226,34 @@ def run_exercise1(config: RunConfig) -> ExperimentResult:
              "random_init_lag_vs_seed_a0": {"mean": np.nanmean(seed_lag, 0).tolist(),
                                             "sem": _sem(seed_lag).tolist()},
              "random_init_initial_singular_values": np.mean(sv0, 0).tolist(),
-             "decoupled_lag": dec_lag.tolist()}
+             "decoupled_lag": dec_lag.tolist(),
+             "exercise_1_2": {
+                 "deep_half_time_mean": ex12_half.mean(0).tolist(),
+                 "deep_half_time_sem": _sem(ex12_half).tolist(),
+                 "shallow_half_time_mean": ex12_sh_half.mean(0).tolist(),
+                 "shallow_half_time_sem": _sem(ex12_sh_half).tolist(),
+                 "deep_largest_first_every_run": bool(np.all(np.diff(
+                     ex12_half[:, [0, 1]], axis=1) > 0) and np.all(
+                     ex12_half[:, 1:2] < ex12_half[:, 2:])),
+                 "deep_final_max_rel_err": float(np.max(np.abs(ex12_deep[:, -1] / s - 1)))}}
     return ExperimentResult("deep-linear-exercise1", tuple(comps), config.seed, tuple(figures),
                             p, extra)
 
 
 def _plot_ex1(t, s, theory, tr, tre, sv_hidden, matched, sh_theory, sh_eul, dts, errors,
-              out_dir):
-    fig, axes = new_figure(4, 1)
+              out_dir, ex12_deep, ex12_shallow, init_var):
+    fig, axes = new_figure(6, 1)
+    for ax, sv, name in ((axes[0, 4], ex12_deep, "one hidden layer (16 units)"),
+                         (axes[0, 5], ex12_shallow, "shallow")):
+        m, se = sv.mean(0), _sem(sv)
+        for a in range(s.size):
+            simulation_points(ax, t[::3], m[::3, a], se[::3, a], color=f"C{a}", ms=2.5,
+                              label=f"mode {a + 1}" if a < s.size else None)
+            ax.axhline(s[a], color="0.6", lw=0.8, ls=":")
+        ax.set(xlabel=r"time $t$ ($\tau = 1/\eta = 2.5$)", ylabel=r"singular values of "
+               r"$W^2W^1$" if sv is ex12_deep else r"singular values of $W^{shallow}$",
+               title=f"Ex. 1.2: {name}, Euler dt={t[1] - t[0]:g}, N(0, {init_var:g})")
+        ax.legend(fontsize=7)
     ax = axes[0, 0]
     for a in range(s.size):
         theory_line(ax, t, theory[:, a], color=f"C{a}", label=f"eq. (4), s={s[a]:.3g}")
@@ -285,6 +318,23 @@ EX2 = {
 }
 
 
+#: seed 001 Exercise 2.4 read literally: "a ReLU activation after every linear layer"
+RELU_ALL = "ReLU after every layer (incl. output), random init"
+
+
+def _levels_in_order(s: np.ndarray, ht: np.ndarray) -> bool:
+    """Do the distinct singular values (levels of the tree) converge in order of size, the
+    largest first?  Mean half-times per level (NaN: never reached half) must increase as s
+    decreases; a level never reached counts as last."""
+    levels = np.unique(np.round(s, 9))[::-1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        t = np.array([np.nanmean(ht[:, np.isclose(s, v, rtol=1e-8)]) for v in levels])
+    finite = np.isfinite(t)
+    k = int(finite.sum())
+    return bool(k > 0 and np.all(finite[:k]) and np.all(np.diff(t[:k]) > 0))
+
+
 def _gain_init(sizes, gain, replicas, seed):
     rngs = [np.random.default_rng(c) for c in as_seed_sequence(seed).spawn(replicas)]
     return [np.stack([gain / np.sqrt(sizes[l]) * r.standard_normal((sizes[l + 1], sizes[l]))
@@ -309,7 +359,7 @@ def run_exercise2(config: RunConfig) -> ExperimentResult:
     tau = sgd_tau(p["lr"], N)  # epochs: online SGD on the MSE mean over N outputs
     spec = tree_spectrum(p["tree_depth"], p["branching"], p["epsilon"], N)
     R, E = p["replicas"], p["epochs"]
-    ss = np.random.SeedSequence(config.seed).spawn(4)
+    ss = np.random.SeedSequence(config.seed).spawn(5)
     runs = {}
     W_dec = [decoupled_init(Y.T, p["a0"], hidden, seed=c) for c in ss[0].spawn(R)]
     W_dec = [np.stack([w[l] for w in W_dec]) for l in range(D)]
@@ -317,7 +367,9 @@ def run_exercise2(config: RunConfig) -> ExperimentResult:
                          ("linear, random init", "linear",
                           _gain_init(sizes, p["init_gain"], R, ss[1])),
                          ("ReLU, random init", "relu",
-                          _gain_init(sizes, p["init_gain"], R, ss[2]))):
+                          _gain_init(sizes, p["init_gain"], R, ss[2])),
+                         (RELU_ALL, "relu_all",
+                          _gain_init(sizes, p["init_gain"], R, ss[4]))):
         net = BatchedDeepNetwork(P, hidden, N, replicas=R, activation=act, seed=ss[3],
                                  weights=W)
         rec = net.train(X, Y, epochs=E, lr=p["lr"], progress=config.progress)
@@ -333,9 +385,11 @@ def run_exercise2(config: RunConfig) -> ExperimentResult:
     extra["half_time_theory"] = t_theory.tolist()
     for name, (rec, sv) in runs.items():
         final = sv[-1]
-        comps.append(compare(f"{name}: final singular values vs s", s, final.mean(0),
-                             _sem(final), rel_allowance=1e-3, dof=R - 1,
-                             note=f"epoch {E}; allowance 0.1% of s for the residual transient"))
+        if name != RELU_ALL:  # a ReLU output cannot produce the -1 targets: no target s
+            comps.append(compare(f"{name}: final singular values vs s", s, final.mean(0),
+                                 _sem(final), rel_allowance=1e-3, dof=R - 1,
+                                 note=f"epoch {E}; allowance 0.1% of s for the residual "
+                                      "transient"))
         ht = half_times(ep, sv, s)  # (R, P)
         with warnings.catch_warnings():  # a mode no replica learned gives NaN, on purpose
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -346,7 +400,16 @@ def run_exercise2(config: RunConfig) -> ExperimentResult:
                        "order_of_convergence": order.tolist(),
                        "largest_first": bool(np.all(order == np.arange(P))),
                        "lag_vs_theory_rel": (ht_mean / t_theory - 1).tolist(),
+                       "levels_in_order": _levels_in_order(s, ht),
+                       "final_singular_values": final.mean(0).tolist(),
                        "final_loss": rec.loss[-1].tolist()}
+    # mode dynamics with ReLU against the linear network from the same kind of init
+    lin_ht = np.array(extra["linear, random init"]["half_time_mean"])
+    for name in ("ReLU, random init", RELU_ALL):
+        extra[name]["half_time_over_linear"] = (np.array(extra[name]["half_time_mean"])
+                                                / lin_ht).tolist()
+    clipped = np.linalg.svd(np.maximum(Y, 0.0).T, compute_uv=False)
+    extra[RELU_ALL]["clipped_target_singular_values"] = clipped.tolist()
     # finite learning rate: half-times (in units of tau) at two smaller rates, extrapolated
     # linearly in lr to lr -> 0 (Richardson), against the continuous theory
     lrs = sorted(p["small_lrs"], reverse=True)
@@ -384,14 +447,18 @@ def run_exercise2(config: RunConfig) -> ExperimentResult:
                           "extrapolated": extrap.tolist(), "extrapolated_sem": extrap_sem.tolist()}
     figures = []
     if config.out_dir is not None and config.figures:
-        figures = _plot_ex2(ep, s, theory, runs, config.out_dir, t_over_tau, t_theory)
+        figures = _plot_ex2(ep, s, theory, runs, config.out_dir, t_over_tau, t_theory,
+                            extra[RELU_ALL]["clipped_target_singular_values"])
     return ExperimentResult("deep-linear-exercise2", tuple(comps), config.seed, tuple(figures),
                             p, extra)
 
 
-def _plot_ex2(ep, s, theory, runs, out_dir, t_over_tau, t_theory):
-    fig, axes = new_figure(4, 1)
+def _plot_ex2(ep, s, theory, runs, out_dir, t_over_tau, t_theory, clipped=None):
+    fig, axes = new_figure(5, 1)
     for ax, (name, (_, sv)) in zip(axes[0], runs.items()):
+        if name == RELU_ALL and clipped is not None:
+            for c in clipped:
+                ax.axhline(c, color="0.5", lw=0.8, ls="--")
         m, se = sv.mean(1), _sem(sv, 1)
         step = max(1, len(ep) // 60)
         for a in range(s.size):
@@ -399,7 +466,7 @@ def _plot_ex2(ep, s, theory, runs, out_dir, t_over_tau, t_theory):
             simulation_points(ax, ep[::step], m[::step, a], se[::step, a], color=f"C{a}", ms=2)
             ax.axhline(s[a], color="0.8", lw=0.6, ls=":")
         ax.set(xlabel="epoch", ylabel=r"singular values of $\Sigma^{\hat yx}$", title=name)
-    ax = axes[0, 3]
+    ax = axes[0, 4]
     lrs = sorted(t_over_tau)
     for a in range(s.size):
         m = np.array([t_over_tau[lr][0][a] for lr in lrs]) / t_theory[a]

@@ -7,10 +7,13 @@ times, all lambdified from :mod:`theory.perceptron`).  Simulation: the online ru
 :math:`N(\pm\mu, \Sigma)`, :math:`\mu = e_1` (:math:`|\mu| = 1`), initial weights
 :math:`w_0 = (w_\parallel, w_\perp, 0, \dots)`.
 
-Experiments: ``perceptron-learning-curves`` (Fig. 2C-D; ``--param sigmoid=logistic`` runs
-the paper's logistic sigmoid against the erf theory), ``perceptron-flow-field`` (Fig. 2A-B,
+Experiments: ``perceptron-learning-curves`` (Fig. 2C-D, erf sigmoid),
+``perceptron-learning-curves-logistic`` (the paper's logistic sigmoid against its own mean
+flow, by quadrature, with the erf theory's model error reported), ``perceptron-flow-field``
+(Fig. 2A-B,
 E), ``perceptron-learning-time`` (Fig. 3A, C), ``perceptron-covariance`` (Fig. 4),
-``perceptron-digits`` (Fig. 5), ``perceptron-forgetting`` (Fig. 6).
+``perceptron-digits`` (Fig. 5); Fig. 6 (forgetting) is in
+:mod:`validate.experiments.perceptron_forgetting`.
 
 Statistics.  Replicas are independent; a mean curve is judged with a Šidák bound over its
 points (:func:`validate.compare.compare`).  The alignment of the mean,
@@ -23,12 +26,9 @@ correction is the SGD noise :math:`\eta\langle ff^\top\rangle`, which spreads ea
 over the N - 2 orthogonal directions by :math:`O(\eta N\sigma^2 t)` and biases the mean at
 :math:`O(\eta N\sigma^2)`.  The experiments therefore use a modest N (default 10; the reduced
 simulator's cost does not depend on N, so ``--param dim=500`` is cheap, and at
-:math:`\eta N\sigma^2 = 0.5` the bias is visible).  The forgetting experiment keeps the
-seed's N = 500 and uses :math:`\eta = 10^{-4}` instead (at :math:`\eta = 10^{-3}`,
-:math:`\sigma = 2`, :math:`\eta N\sigma^2 = 2` and RL's forgetting curve is biased by many
-standard errors with 400 replicas), and :math:`\lambda = 1` instead of 10 (at
-:math:`\lambda = 10` the weights stay in the sigmoid's linear range, where the mean flow's
-forgetting barely depends on the noise).
+:math:`\eta N\sigma^2 = 0.5` the bias is visible).  The forgetting experiments (N = 500,
+at :math:`\lambda = 1, \eta = 10^{-4}` and at the paper's :math:`\lambda = 10,
+\eta = 10^{-2}`) are in :mod:`validate.experiments.perceptron_forgetting`.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from numerics.perceptron import (
     anisotropic_covariance,
     asymptotic_norm,
     mean_flow,
+    mean_flow_sigmoid,
     moment_flow,
     reduced_rates,
 )
@@ -53,12 +54,15 @@ from numerics.sim.perceptron import (
     train_on_dataset,
 )
 from validate.compare import compare, richardson_half_step, tolerance_check
-from validate.params import Bool, Choice, Float, FloatList, Int, Text
+from validate.params import Choice, Float, FloatList, Int, Text
 from validate.plotting import new_figure, save_figure, simulation_points, theory_line
 from validate.registry import ExperimentResult, RunConfig, register_experiment
 
 RULES = ("sl", "rl")
 _LABEL = {"sl": "SL (logistic regression)", "rl": "RL (REINFORCE)"}
+
+
+# ====================================================================== shared pieces
 
 
 def _params(config: RunConfig) -> dict:
@@ -127,18 +131,113 @@ def alignment_of_mean(mean_c: np.ndarray, cov_c: np.ndarray, replicas: int, mu_c
     return A, np.sqrt(np.maximum(var, 0.0))
 
 
+def simulated_alignment(red: ReducedPerceptronRule, w0, mu, steps: int, *, replicas: int, seed,
+                        record_steps, progress=None):
+    """``(times, A, se)``: the alignment of the simulated mean weight with ``mu`` (reduced
+    chain from ``w0``) at ``record_steps``, with its delta-method standard error."""
+    ens = frame_ensemble(red, w0, steps, replicas=replicas, seed=seed,
+                         record_steps=record_steps, progress=progress)
+    A, se = alignment_of_mean(ens.mean, ens.cov, ens.replicas, red.coordinates(mu))
+    return ens.times, A, se
+
+
+def case_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
+    """One independent SeedSequence per simulated case (rule x setting), in loop order."""
+    return np.random.SeedSequence(seed).spawn(n)
+
+
+def extrapolate_to_zero_lr(run, lr: float, seed: np.random.SeedSequence):
+    r"""Run ``run(eta, seed) -> (mean, se, ...)`` at :math:`\eta` and :math:`\eta/2` on the two
+    children of ``seed`` (independent streams) and extrapolate the mean linearly to
+    :math:`\eta\to0` (:func:`validate.compare.richardson_half_step`), removing an
+    :math:`O(\eta)` finite-learning-rate bias.  Returns ``(m0, se0, at_eta, at_half)``, the
+    last two being ``run``'s full results."""
+    at_eta, at_half = (run(eta, s) for eta, s in zip((lr, lr / 2), seed.spawn(2)))
+    m0, se0 = richardson_half_step(at_eta[0], at_eta[1], at_half[0], at_half[1])
+    return m0, se0, at_eta, at_half
+
+
+def finish(name: str, config: RunConfig, p: dict, comparisons, extra=None,
+           plot=None) -> ExperimentResult:
+    """The experiment's result; ``plot(out_dir) -> paths`` draws its figure when asked."""
+    figures = []
+    if plot is not None and config.out_dir is not None and config.figures:
+        figures = plot(config.out_dir)
+    return ExperimentResult(name, tuple(comparisons), config.seed, tuple(figures), p,
+                            extra or {})
+
+
+def _rule_sigma_cases(sigmas):
+    return [(r, s) for r in RULES for s in sigmas]
+
+
 # ====================================================================== Fig. 2 C, D
 
-LC_PARAMS = {
-    "dim": _dim(10), "lr": _lr(1e-3),
-    "sigmas": FloatList("0.1,1.0", "isotropic class noise levels sigma", gt=0),
-    "t_max": Float(10.0, "duration in time units", gt=0),
-    "replicas": Int(200, "independent learners per rule and sigma", min=2, quick=100),
-    "points": Int(15, "log-spaced times compared per curve", min=2, quick=12),
-    "w0_par": _W0_PAR, "w0_perp": _W0_PERP,
-    "sigmoid": Choice("erf", ("erf", "logistic"), "sigmoid of the simulated perceptron (the "
-                      "theory is exact for erf; the paper simulated the logistic)"),
-}
+def _lc_params(sigmoid: str) -> dict:
+    return {
+        "dim": _dim(10), "lr": _lr(1e-3),
+        "sigmas": FloatList("0.1,1.0", "isotropic class noise levels sigma", gt=0),
+        "t_max": Float(10.0, "duration in time units", gt=0),
+        "replicas": Int(200, "independent learners per rule and sigma", min=2, quick=100),
+        "points": Int(15, "log-spaced times compared per curve", min=2, quick=12),
+        "w0_par": _W0_PAR, "w0_perp": _W0_PERP,
+        "sigmoid": Choice(sigmoid, ("erf", "logistic"), "sigmoid of the simulated perceptron "
+                          "and of its mean flow (erf: the closed forms; logistic, as the paper "
+                          "simulated: the flow by quadrature, the erf theory reported beside)"),
+    }
+
+
+LC_PARAMS = _lc_params("erf")
+LC_LOGISTIC_PARAMS = _lc_params("logistic")
+
+
+def _theory_alignment(rule, sigma, sigmoid, mu2, w02, t) -> np.ndarray:
+    """Alignment along the mean flow (14) of the given sigmoid: the closed-form drift for
+    erf, the quadrature drift (:func:`numerics.perceptron.mean_flow_sigmoid`) otherwise."""
+    if sigmoid == "erf":
+        return alignment(mu2, mean_flow(rule, mu2, sigma**2 * np.eye(2), w02, t).y.T)
+    return alignment(mu2, mean_flow_sigmoid(rule, mu2, sigma**2, w02, t, sigmoid=sigmoid).y.T)
+
+
+def _learning_curves(name: str, figure: str, config: RunConfig) -> ExperimentResult:
+    """Alignment of the simulated mean weight vs the mean flow (14), at log-spaced times."""
+    p = _params(config)
+    mu, w0 = problem(p["dim"], p["w0_par"], p["w0_perp"])
+    mu2, w02 = _frame_theory(mu, w0)
+    steps = int(round(p["t_max"] / p["lr"]))
+    rec = np.unique(np.geomspace(0.02 * steps, steps, p["points"]).astype(int))
+    cases = _rule_sigma_cases(p["sigmas"])
+    t_dense = np.linspace(0, p["t_max"], 300)
+    sig = p["sigmoid"]
+    comparisons, curves, model_error = [], [], {}
+    for (rule, sigma), seed in zip(cases, case_seeds(config.seed, len(cases))):
+        red = ReducedPerceptronRule.isotropic(rule, mu, sigma, lr=p["lr"], extra=(w0,),
+                                              sigmoid=sig)
+        t, A, se = simulated_alignment(red, w0, mu, steps, replicas=p["replicas"], seed=seed,
+                                       record_steps=rec, progress=config.progress)
+        theory = _theory_alignment(rule, sigma, sig, mu2, w02, t)
+        note = (f"{len(rec)} times, {p['replicas']} replicas, N={p['dim']}, eta={p['lr']:g}, "
+                f"{sig} sigmoid, theory: its mean flow"
+                + (" (closed form)" if sig == "erf" else " (drift by quadrature)"))
+        dense_erf = None
+        if sig != "erf":
+            erf = _theory_alignment(rule, sigma, "erf", mu2, w02, t)
+            vs_erf = compare("erf theory", erf, A, se)
+            gap = float(np.max(np.abs(erf - theory)))
+            model_error[f"{rule}_sigma{sigma:g}"] = {
+                "erf_theory_vs_sim_max_abs_z": vs_erf.max_abs_z,
+                "erf_theory_vs_sim_max_abs_diff": float(np.max(np.abs(erf - A))),
+                "erf_vs_logistic_flow_max_abs_diff": gap, "sim_sem_median": float(np.median(se))}
+            note += (f"; the erf theory against this simulation: max|z| = {vs_erf.max_abs_z:.1f}"
+                     f", max |dA| = {gap:.3g} between the two flows (model error)")
+            dense_erf = _theory_alignment(rule, sigma, "erf", mu2, w02, t_dense)
+        comparisons.append(compare(f"alignment of <w>, {rule.upper()}, sigma={sigma:g}", theory,
+                                   A, se, x=t, note=note + "; Sidak 99%"))
+        curves.append((rule, sigma, t, A, se, t_dense,
+                       _theory_alignment(rule, sigma, sig, mu2, w02, t_dense), dense_erf))
+    extra = {"model_error_erf_theory": model_error} if model_error else {}
+    return finish(name, config, p, comparisons, extra,
+                  plot=lambda out: _plot_learning_curves(curves, p, out, figure))
 
 
 @register_experiment(
@@ -147,51 +246,43 @@ LC_PARAMS = {
     "mean flow vs erf-sigmoid simulation ensembles (exact reduced chain) at eta = 1e-3",
     LC_PARAMS, _check_w0)
 def run_learning_curves(config: RunConfig) -> ExperimentResult:
-    p = _params(config)
-    mu, w0 = problem(p["dim"], p["w0_par"], p["w0_perp"])
-    mu2, w02 = _frame_theory(mu, w0)
-    lr, t_max = p["lr"], p["t_max"]
-    steps = int(round(t_max / lr))
-    rec = np.unique(np.geomspace(0.02 * steps, steps, p["points"]).astype(int))
-    sigmas = list(p["sigmas"])
-    seeds = np.random.SeedSequence(config.seed).spawn(len(RULES) * len(sigmas))
-    comparisons, curves = [], []
-    t_dense = np.linspace(0, t_max, 300)
-    for i, (rule, sigma) in enumerate((r, s) for r in RULES for s in sigmas):
-        red = ReducedPerceptronRule.isotropic(rule, mu, sigma, lr=lr, extra=(w0,),
-                                              sigmoid=p["sigmoid"])
-        ens = frame_ensemble(red, w0, steps, replicas=p["replicas"], seed=seeds[i],
-                             record_steps=rec, progress=config.progress)
-        mu_c = red.coordinates(mu)
-        A, se = alignment_of_mean(ens.mean, ens.cov, ens.replicas, mu_c)
-        flow = mean_flow(rule, mu2, sigma**2 * np.eye(2), w02, ens.times)
-        theory = alignment(mu2, flow.y.T)
-        comparisons.append(compare(
-            f"alignment of <w>, {rule.upper()}, sigma={sigma:g}", theory, A, se, x=ens.times,
-            note=f"{len(rec)} times, {ens.replicas} replicas, N={p['dim']}, eta={lr:g}, "
-                 f"{p['sigmoid']} sigmoid (the theory's is erf); Sidak 99%"))
-        dense = mean_flow(rule, mu2, sigma**2 * np.eye(2), w02, t_dense)
-        curves.append((rule, sigma, ens.times, A, se, t_dense, alignment(mu2, dense.y.T)))
-    figures = []
-    if config.out_dir is not None and config.figures:
-        fig, axes = new_figure(2, 1)
-        for j, rule in enumerate(RULES):
-            ax = axes[0, j]
-            k = 0
-            for (r, sigma, t, A, se, td, th) in curves:
-                if r != rule:
-                    continue
-                theory_line(ax, td, th, color=f"C{k}", label=rf"theory $\sigma$={sigma:g}")
-                simulation_points(ax, t, A, se, color=f"C{k}",
-                                  label=f"simulation ({p['replicas']} runs)")
-                k += 1
-            ax.set(xlabel=r"time $t = \eta\times$updates", ylabel=r"alignment "
-                   r"$\mu\cdot\langle w\rangle/|\mu||\langle w\rangle|$", title=_LABEL[rule])
-            ax.legend()
-        fig.tight_layout()
-        figures = save_figure(fig, config.out_dir, "perceptron_learning_curves")
-    return ExperimentResult("perceptron-learning-curves", tuple(comparisons), config.seed,
-                            tuple(figures), p, {})
+    """The erf sigmoid (the theory's closed forms)."""
+    return _learning_curves("perceptron-learning-curves", "perceptron_learning_curves", config)
+
+
+@register_experiment(
+    "perceptron-learning-curves-logistic",
+    "seed 002 Fig 2C-D with the paper's logistic sigmoid: simulations against the logistic "
+    "mean flow (drift by quadrature), the erf closed-form theory drawn beside them (the size "
+    "of the model error)",
+    LC_LOGISTIC_PARAMS, _check_w0)
+def run_learning_curves_logistic(config: RunConfig) -> ExperimentResult:
+    """The logistic sigmoid (the paper's simulations)."""
+    return _learning_curves("perceptron-learning-curves-logistic",
+                            "perceptron_learning_curves_logistic", config)
+
+
+def _plot_learning_curves(curves, p, out_dir, stem) -> list[str]:
+    fig, axes = new_figure(2, 1)
+    for j, rule in enumerate(RULES):
+        ax = axes[0, j]
+        k = 0
+        for (r, sigma, t, A, se, td, th, erf) in curves:
+            if r != rule:
+                continue
+            theory_line(ax, td, th, color=f"C{k}", label=rf"theory $\sigma$={sigma:g}"
+                        + ("" if erf is None else f" ({p['sigmoid']} flow)"))
+            if erf is not None:
+                theory_line(ax, td, erf, color=f"C{k}", ls=":", lw=1.2,
+                            label="erf closed-form theory")
+            simulation_points(ax, t, A, se, color=f"C{k}",
+                              label=f"simulation ({p['replicas']} runs, {p['sigmoid']})")
+            k += 1
+        ax.set(xlabel=r"time $t = \eta\times$updates", ylabel=r"alignment "
+               r"$\mu\cdot\langle w\rangle/|\mu||\langle w\rangle|$", title=_LABEL[rule])
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return save_figure(fig, out_dir, stem)
 
 
 # ====================================================================== Fig. 2 A, B, E
@@ -233,35 +324,34 @@ def _flow_window_average(rule, sigma, lam, t0, t1, points=801) -> float:
     "lambda (fixed point, eq. (43)) against stationary simulation averages",
     FF_PARAMS)
 def run_flow_field(config: RunConfig) -> ExperimentResult:
+    """Stationary per-replica averages of mu.w, extrapolated to eta -> 0, vs the flow's
+    fixed point |w*| (plus what is left of the transient in the averaging window)."""
     p = _params(config)
     mu, _ = problem(p["dim"], 0.0, 1.0)
-    lr, sigma = p["lr"], p["sigma"]
-    lams = list(p["lams"])
-    seeds = np.random.SeedSequence(config.seed).spawn(len(RULES))
+    sigma, lams = p["sigma"], list(p["lams"])
+
+    def stationary_run(rule, lam, burn):
+        def run(eta, seed):
+            red = ReducedPerceptronRule.isotropic(rule, mu, sigma, lr=eta, lam=lam)
+            start = int(round(burn / eta))
+            total = start + int(round(p["window"] / eta))
+            ens = frame_ensemble(red, np.zeros(p["dim"]), total, replicas=p["replicas"],
+                                 seed=seed, record_steps=[total], average_from=start,
+                                 progress=config.progress)
+            flow_avg = _flow_window_average(rule, sigma, lam, start * eta, total * eta)
+            return ens.time_average.mean[0] - flow_avg, ens.time_average.sem[0], flow_avg
+        return run
+
     comparisons, stationary = [], {}
-    for rule, ss in zip(RULES, seeds):
+    for rule, seeds in zip(RULES, case_seeds(config.seed, len(RULES))):
         theory, means, sems, raw = [], [], [], []
-        for lam, s in zip(lams, ss.spawn(len(lams))):
-            w_star = asymptotic_norm(rule, sigma, lam)
-            burn = _burn_in_time(rule, sigma, lam, w_star)
-            # the stationary mean of the chain differs from the flow's fixed point at O(eta):
-            # run at eta and eta/2 and extrapolate linearly to eta -> 0 (Richardson)
-            # the window average of the flow itself carries what is left of the transient
-            runs = []
-            for eta, s_k in zip((lr, lr / 2), s.spawn(2)):
-                red = ReducedPerceptronRule.isotropic(rule, mu, sigma, lr=eta, lam=lam)
-                start = int(round(burn / eta))
-                total = start + int(round(p["window"] / eta))
-                ens = frame_ensemble(red, np.zeros(p["dim"]), total, replicas=p["replicas"],
-                                     seed=s_k, record_steps=[total], average_from=start,
-                                     progress=config.progress)
-                flow_avg = _flow_window_average(rule, sigma, lam, start * eta, total * eta)
-                runs.append((ens.time_average.mean[0] - flow_avg, ens.time_average.sem[0],
-                             flow_avg))
-            (d1, e1, f1), (d2, e2, _) = runs
-            theory.append(f1)
-            d0, e0 = richardson_half_step(d1, e1, d2, e2)
-            means.append(f1 + float(d0))
+        for lam, seed in zip(lams, seeds.spawn(len(lams))):
+            burn = _burn_in_time(rule, sigma, lam, asymptotic_norm(rule, sigma, lam))
+            # the stationary mean of the chain differs from the flow's fixed point at O(eta)
+            d0, e0, (d1, e1, flow_avg), _ = extrapolate_to_zero_lr(
+                stationary_run(rule, lam, burn), p["lr"], seed)
+            theory.append(flow_avg)
+            means.append(flow_avg + float(d0))
             sems.append(float(e0))
             raw.append(d1 / e1)
         comparisons.append(compare(
@@ -270,18 +360,15 @@ def run_flow_field(config: RunConfig) -> ExperimentResult:
             note=f"per-replica time averages over t in [burn-in, +{p['window']:g}] after a "
                  f"burn-in certified by the mean flow (within 1e-3 of |w*|; theory: the flow's "
                  f"own average over the window, i.e. |w*| plus the rest of the transient), at "
-                 f"eta = {lr:g} "
-                 f"and {lr / 2:g}, extrapolated to eta -> 0 (Richardson); {p['replicas']} "
-                 f"replicas, N={p['dim']}; at eta = {lr:g} alone z = "
+                 f"eta = {p['lr']:g} "
+                 f"and {p['lr'] / 2:g}, extrapolated to eta -> 0 (Richardson); {p['replicas']} "
+                 f"replicas, N={p['dim']}; at eta = {p['lr']:g} alone z = "
                  f"{np.round(raw, 2).tolist()}"))
         stationary[rule] = (np.array(theory), np.array(means), np.array(sems))
-    figures = []
-    if config.out_dir is not None and config.figures:
-        figures = _plot_flow(p, lams, stationary, config.out_dir)
     extra = {"stationary": {r: {"lam": lams, "theory": v[0].tolist(), "sim": v[1].tolist(),
                                 "sem": v[2].tolist()} for r, v in stationary.items()}}
-    return ExperimentResult("perceptron-flow-field", tuple(comparisons), config.seed,
-                            tuple(figures), p, extra)
+    return finish("perceptron-flow-field", config, p, comparisons, extra,
+                  plot=lambda out: _plot_flow(p, lams, stationary, out))
 
 
 def _plot_flow(p, lams, stationary, out_dir) -> list[str]:
@@ -342,6 +429,14 @@ def _anisotropic_frame_cov(eps: float) -> np.ndarray:
     return anisotropic_covariance([1.0, 0.0], eps)
 
 
+def _noise_setting(kind: str, v: float):
+    """(frame covariance, reduced-chain noise arguments) of an isotropic sigma = v or an
+    anisotropy epsilon = v (sigma_par^2 = 1 + eps, sigma_perp^2 = 1 - eps)."""
+    if kind == "sigma":
+        return v**2 * np.eye(2), {"sigma": v}
+    return _anisotropic_frame_cov(v), {"sigma": np.sqrt(1 - v), "sigma_par": np.sqrt(1 + v)}
+
+
 @register_experiment(
     "perceptron-learning-time",
     "seed 002 Fig 3A, C: time for the alignment of <w> to reach 80% vs isotropic noise sigma "
@@ -349,58 +444,55 @@ def _anisotropic_frame_cov(eps: float) -> np.ndarray:
     "alignment at the predicted time vs the threshold",
     LT_PARAMS, _check_w0)
 def run_learning_time(config: RunConfig) -> ExperimentResult:
+    """The simulated alignment of the mean weight at the flow's 80% time t*, extrapolated to
+    eta -> 0, against the threshold itself."""
     p = _params(config)
     mu, w0 = problem(p["dim"], p["w0_par"], p["w0_perp"])
     mu2, w02 = _frame_theory(mu, w0)
     thr, lr = p["threshold"], p["lr"]
     sig_grid = np.linspace(0.05, 2.5, 25)
     eps_grid = np.linspace(-0.9, 0.9, 19)
-    curves = {}
-    for rule in RULES:
-        curves[rule] = (
-            np.array([alignment_time(rule, mu2, s**2 * np.eye(2), w02, threshold=thr)
-                      for s in sig_grid]),
-            np.array([alignment_time(rule, mu2, _anisotropic_frame_cov(e), w02, threshold=thr)
-                      for e in eps_grid]))
-    sim_sig, sim_eps = list(p["sim_sigmas"]), list(p["sim_eps"])
-    seeds = np.random.SeedSequence(config.seed).spawn(2 * len(RULES))
+    curves = {rule: (
+        np.array([alignment_time(rule, mu2, s**2 * np.eye(2), w02, threshold=thr)
+                  for s in sig_grid]),
+        np.array([alignment_time(rule, mu2, _anisotropic_frame_cov(e), w02, threshold=thr)
+                  for e in eps_grid])) for rule in RULES}
+
+    def alignment_at(rule, S2, noise, t_star, a_star):
+        # the simulation runs round(t*/eta) steps: shift its alignment to t* itself by the
+        # flow's change over the rounding
+        def run(eta, seed):
+            red = ReducedPerceptronRule.isotropic(rule, mu, noise["sigma"], lr=eta, extra=(w0,),
+                                                  sigma_par=noise.get("sigma_par"))
+            n = int(round(t_star / eta))
+            _, a, e = simulated_alignment(red, w0, mu, n, replicas=p["replicas"], seed=seed,
+                                          record_steps=[n], progress=config.progress)
+            flow = mean_flow(rule, mu2, S2, w02, [n * eta])
+            shift = float(alignment(mu2, flow.y[:, -1])) - a_star
+            return a[-1] - shift, e[-1], n * eta
+        return run
+
+    seeds = case_seeds(config.seed, 2 * len(RULES))
     comparisons, sims = [], {}
     for i, rule in enumerate(RULES):
-        for kind, values, ss in (("sigma", sim_sig, seeds[2 * i]), ("eps", sim_eps,
-                                                                    seeds[2 * i + 1])):
-            t_pred, A, se, raw = [], [], [], []
+        for kind, values, ss in (("sigma", list(p["sim_sigmas"]), seeds[2 * i]),
+                                 ("eps", list(p["sim_eps"]), seeds[2 * i + 1])):
+            t_pred, A, se, raw, t_sim, t_se = [], [], [], [], [], []
             for v, s in zip(values, ss.spawn(len(values))):
-                if kind == "sigma":
-                    S2 = v**2 * np.eye(2)
-                    red_args = {"sigma": v}
-                else:
-                    S2 = _anisotropic_frame_cov(v)
-                    red_args = {"sigma": np.sqrt(1 - v), "sigma_par": np.sqrt(1 + v)}
+                S2, noise = _noise_setting(kind, v)
                 t_star = alignment_time(rule, mu2, S2, w02, threshold=thr)
-                # the simulation runs round(t*/eta) steps: shift its alignment to t* itself
-                # by the flow's change over the rounding, at eta and eta/2, and extrapolate
-                # linearly to eta -> 0 (Richardson)
                 a_star = float(alignment(mu2, mean_flow(rule, mu2, S2, w02, [t_star]).y[:, -1]))
-                diffs = []
-                for k, (eta, s_k) in enumerate(zip((lr, lr / 2), s.spawn(2))):
-                    red = ReducedPerceptronRule.isotropic(rule, mu, red_args["sigma"], lr=eta,
-                                                          extra=(w0,),
-                                                          sigma_par=red_args.get("sigma_par"))
-                    n = int(round(t_star / eta))
-                    ens = frame_ensemble(red, w0, n, replicas=p["replicas"], seed=s_k,
-                                         record_steps=[n], progress=config.progress)
-                    a, e = alignment_of_mean(ens.mean[-1:], ens.cov[-1:], ens.replicas,
-                                             red.coordinates(mu))
-                    flow = mean_flow(rule, mu2, S2, w02, [n * eta])
-                    shift = float(alignment(mu2, flow.y[:, -1])) - a_star
-                    diffs.append((a[0] - shift, e[0]))
-                    if k == 0:
-                        t_pred.append(n * eta)
-                        raw.append((a[0] - shift - thr) / e[0])
-                (a1, e1), (a2, e2) = diffs
-                a0, e0 = richardson_half_step(a1, e1, a2, e2)
+                a0, e0, (a1, e1, t1), _ = extrapolate_to_zero_lr(
+                    alignment_at(rule, S2, noise, t_star, a_star), lr, s)
+                t_pred.append(t1)
+                raw.append((a1 - thr) / e1)
                 A.append(float(a0))
                 se.append(float(e0))
+                # the simulated mean's own 80% time, to first order: where its alignment
+                # (a0 at t*) would reach the threshold at the flow's local rate dA/dt
+                rate = _alignment_rate(rule, mu2, S2, w02, t_star)
+                t_sim.append(t_star + (thr - float(a0)) / rate)
+                t_se.append(float(e0) / rate)
             comparisons.append(compare(
                 f"alignment at the predicted 80% time, {rule.upper()}, vs {kind}",
                 np.full(len(values), thr), A, se, x=values,
@@ -411,34 +503,58 @@ def run_learning_time(config: RunConfig) -> ExperimentResult:
                      f"~1 standard error at eta = {lr:g}, sigma = 2); {p['replicas']} replicas "
                      f"each, N={p['dim']}; at eta = {lr:g} alone z = "
                      f"{np.round(raw, 2).tolist()}"))
-            sims[(rule, kind)] = (values, t_pred, A, se)
+            sims[(rule, kind)] = (values, t_pred, A, se, t_sim, t_se)
     extra = {f"t80_vs_sigma_{r}": {"sigma": sig_grid.tolist(), "t": curves[r][0].tolist()}
              for r in RULES}
     extra.update({f"t80_vs_eps_{r}": {"eps": eps_grid.tolist(), "t": curves[r][1].tolist()}
                   for r in RULES})
-    figures = []
-    if config.out_dir is not None and config.figures:
-        fig, axes = new_figure(2, 1)
-        for k, rule in enumerate(RULES):
-            theory_line(axes[0, 0], sig_grid, curves[rule][0], color=f"C{k}",
-                        label=f"{rule.upper()} theory")
-            theory_line(axes[0, 1], eps_grid, curves[rule][1], color=f"C{k}",
-                        label=f"{rule.upper()} theory")
-            for j, kind in enumerate(("sigma", "eps")):
-                v, t_pred, _, _ = sims[(rule, kind)]
-                axes[0, j].plot(v, t_pred, "o", color=f"C{k}", mfc="none",
-                                label=f"{rule.upper()}: simulated alignment {thr:g} checked")
-        axes[0, 0].set(xlabel=r"isotropic input noise $\sigma$",
-                       ylabel=rf"time to {thr:.0%} alignment", title="Fig 3A")
-        axes[0, 1].set(xlabel=r"anisotropy $\epsilon$ ($\sigma_\parallel^2=1+\epsilon$, "
-                       r"$\sigma_\perp^2=1-\epsilon$)", ylabel=rf"time to {thr:.0%} alignment",
-                       title="Fig 3C")
-        for ax in axes[0]:
-            ax.legend(fontsize="small")
-        fig.tight_layout()
-        figures = save_figure(fig, config.out_dir, "perceptron_learning_time")
-    return ExperimentResult("perceptron-learning-time", tuple(comparisons), config.seed,
-                            tuple(figures), p, extra)
+    extra["simulated_t80"] = {f"{r}_vs_{k}": {"x": list(v[0]), "t_theory": list(v[1]),
+                                              "t_sim": v[4], "t_sim_se": v[5]}
+                              for (r, k), v in sims.items()}
+    return finish("perceptron-learning-time", config, p, comparisons, extra,
+                  plot=lambda out: _plot_learning_time(sig_grid, eps_grid, curves, sims, thr,
+                                                       out))
+
+
+def _alignment_rate(rule, mu2, S2, w02, t_star: float) -> float:
+    """dA/dt of the mean flow's alignment at t* (central difference, h = 1e-4 t*)."""
+    h = 1e-4 * t_star
+    a = alignment(mu2, mean_flow(rule, mu2, S2, w02, [t_star - h, t_star + h]).y.T)
+    return float((a[1] - a[0]) / (2 * h))
+
+
+def _plot_learning_time(sig_grid, eps_grid, curves, sims, thr, out_dir) -> list[str]:
+    fig, axes = new_figure(2, 2)
+    for k, rule in enumerate(RULES):
+        theory_line(axes[0, 0], sig_grid, curves[rule][0], color=f"C{k}",
+                    label=f"{rule.upper()} theory")
+        theory_line(axes[0, 1], eps_grid, curves[rule][1], color=f"C{k}",
+                    label=f"{rule.upper()} theory")
+        for j, kind in enumerate(("sigma", "eps")):
+            v, t_pred, A, se, t_sim, t_se = sims[(rule, kind)]
+            simulation_points(axes[0, j], v, t_sim, t_se, color=f"C{k}",
+                              label=f"{rule.upper()}: simulated 80% time")
+            simulation_points(axes[1, j], np.asarray(v) + 0.01 * (k - 0.5), A, se,
+                              color=f"C{k}", label=f"{rule.upper()}: simulated alignment at "
+                              "the theory's t*")
+            axes[1, j].axhline(thr, color="k", lw=0.8)
+    axes[0, 0].set(xlabel=r"isotropic input noise $\sigma$",
+                   ylabel=rf"time to {thr:.0%} alignment", title="Fig 3A")
+    axes[0, 1].set(xlabel=r"anisotropy $\epsilon$ ($\sigma_\parallel^2=1+\epsilon$, "
+                   r"$\sigma_\perp^2=1-\epsilon$)", ylabel=rf"time to {thr:.0%} alignment",
+                   title="Fig 3C")
+    axes[1, 0].set(xlabel=r"isotropic input noise $\sigma$",
+                   ylabel=r"alignment of $\langle w\rangle$ at $t^*$ ($\eta\to0$)")
+    axes[1, 1].set(xlabel=r"anisotropy $\epsilon$",
+                   ylabel=r"alignment of $\langle w\rangle$ at $t^*$ ($\eta\to0$)")
+    for ax in axes.ravel():
+        ax.legend(fontsize="x-small")
+    fig.tight_layout()
+    return save_figure(fig, out_dir, "perceptron_learning_time", caption=(
+        "Lines: theory (mean flow). Top: the simulated mean's time to 80% alignment, "
+        "t* + (0.8 - A)/A'(t*) from its alignment A at the theory's t* (extrapolated to eta -> "
+        "0) and the flow's rate A'; bars one standard error (SE of A / A'). Bottom: A itself "
+        "against 0.8, bars one standard error over independent replicas."))
 
 
 # ====================================================================== Fig. 4
@@ -473,20 +589,22 @@ def _trace_cov(samples: np.ndarray):
     "moment ODEs (10)-(11) vs that exact answer (closure error)",
     COV_PARAMS, _check_w0)
 def run_covariance(config: RunConfig) -> ExperimentResult:
+    """tr Cov of a simulated ensemble from N(w0, c0 I), minus the O(eta) SGD-noise part of a
+    control ensemble from w0, vs the exact ensemble of flows; moment ODEs vs that answer."""
     p = _params(config)
     n = p["dim"]
     mu, w0 = problem(n, p["w0_par"], p["w0_perp"])
     lr, lam, c0 = p["lr"], p["lam"], p["c0"]
     steps = int(round(p["t_max"] / lr))
     rec = np.unique(np.linspace(0, steps, p["points"]).astype(int))
-    sigmas = list(p["sigmas"])
-    seeds = np.random.SeedSequence(config.seed).spawn(len(RULES) * len(sigmas))
-    comparisons, curves = [], []
+    cases = _rule_sigma_cases(p["sigmas"])
+    dense_t = np.linspace(0, p["t_max"], 200)
     sd0 = np.sqrt(c0)
-    for i, (rule, sigma) in enumerate((r, s) for r in RULES for s in sigmas):
+    comparisons, curves = [], []
+    for (rule, sigma), seed in zip(cases, case_seeds(config.seed, len(cases))):
         Sigma = sigma**2 * np.eye(n)
         sim = PerceptronRule(rule, mu, Sigma, lr=lr, lam=lam)
-        main, control = seeds[i].spawn(2)
+        main, control = seed.spawn(2)
         ens = simulate_ensemble(sim, lambda g: w0 + sd0 * g.standard_normal(n), steps,
                                 replicas=p["replicas"], seed=main, record_steps=rec,
                                 keep_samples=True, progress=config.progress)
@@ -494,15 +612,15 @@ def run_covariance(config: RunConfig) -> ExperimentResult:
                                 record_steps=rec, keep_samples=True, progress=config.progress)
         tr, se = _trace_cov(ens.samples)
         tr0, se0 = _trace_cov(ctl.samples)
-        sim, sim_se = tr - tr0, np.hypot(se, se0)
+        sim_tr, sim_se = tr - tr0, np.hypot(se, se0)
         exact = isotropic_flow_ensemble(rule, mu, sigma**2, w0, c0, ens.times, lam)
         mf = moment_flow(rule, mu, Sigma, w0, c0 * np.eye(n), ens.times, lam=lam)
         raw = compare("raw", exact.trace_cov, tr, se)
-        vs_ode = compare("ode", mf.trace_cov, sim, sim_se)
+        vs_ode = compare("ode", mf.trace_cov, sim_tr, sim_se)
         label = f"{rule.upper()}, sigma={sigma:g}"
         comparisons.append(compare(
             f"tr Cov(w), {label}: simulation vs exact eta->0 ensemble of flows",
-            exact.trace_cov, sim, sim_se, x=ens.times,
+            exact.trace_cov, sim_tr, sim_se, x=ens.times,
             note=f"{p['replicas']} networks from N(w0, {c0:g} I), N={n}, eta={lr:g}, "
                  f"lambda={lam:g}; theory: every replica's deterministic flow, averaged by "
                  f"quadrature ({exact.nodes} nodes); the O(eta) SGD-noise covariance is "
@@ -515,38 +633,38 @@ def run_covariance(config: RunConfig) -> ExperimentResult:
             note=f"second-order closure (correction 1/2), error O(c0^2): passes iff within "
                  f"10% at every time; moment ODEs vs the simulation directly: max|z| = "
                  f"{vs_ode.max_abs_z:.2f}"))
-        dense_t = np.linspace(0, p["t_max"], 200)
         dense = moment_flow(rule, mu, Sigma, w0, c0 * np.eye(n), dense_t, lam=lam)
         dense_exact = isotropic_flow_ensemble(rule, mu, sigma**2, w0, c0, dense_t, lam)
-        curves.append((rule, sigma, ens.times, sim, sim_se, dense_t, dense.trace_cov,
+        curves.append((rule, sigma, ens.times, sim_tr, sim_se, dense_t, dense.trace_cov,
                        dense_exact.trace_cov))
     extra = {"decay_ratio": {f"{r}_sigma{s:g}": float(d[-1] / d[0])
                              for (r, s, _, _, _, _, d, _) in curves},
              "closure_max_rel_err": {f"{r}_sigma{s:g}": float(np.max(np.abs(d / e - 1)))
                                      for (r, s, _, _, _, _, d, e) in curves}}
-    figures = []
-    if config.out_dir is not None and config.figures:
-        fig, axes = new_figure(2, 1)
-        for j, rule in enumerate(RULES):
-            ax = axes[0, j]
-            k = 0
-            for (r, sigma, t, m, s, td, th, ex) in curves:
-                if r != rule:
-                    continue
-                theory_line(ax, td, ex, color=f"C{k}",
-                            label=rf"exact $\eta\to0$ (ensemble of flows), $\sigma$={sigma:g}")
-                theory_line(ax, td, th, color=f"C{k}", ls="--", lw=1,
-                            label="moment ODEs (10)-(11)" if k == 0 else None)
-                simulation_points(ax, t, m, s, color=f"C{k}",
-                                  label="simulated ensemble" if k == 0 else None)
-                k += 1
-            ax.set(yscale="log", xlabel=r"time $t$", ylabel=r"$\mathrm{tr\,Cov}(w)$",
-                   title=f"{_LABEL[rule]}, $\\lambda$={lam:g}")
-            ax.legend(fontsize="small")
-        fig.tight_layout()
-        figures = save_figure(fig, config.out_dir, "perceptron_covariance")
-    return ExperimentResult("perceptron-covariance", tuple(comparisons), config.seed,
-                            tuple(figures), p, extra)
+    return finish("perceptron-covariance", config, p, comparisons, extra,
+                  plot=lambda out: _plot_covariance(curves, lam, out))
+
+
+def _plot_covariance(curves, lam, out_dir) -> list[str]:
+    fig, axes = new_figure(2, 1)
+    for j, rule in enumerate(RULES):
+        ax = axes[0, j]
+        k = 0
+        for (r, sigma, t, m, s, td, th, ex) in curves:
+            if r != rule:
+                continue
+            theory_line(ax, td, ex, color=f"C{k}",
+                        label=rf"exact $\eta\to0$ (ensemble of flows), $\sigma$={sigma:g}")
+            theory_line(ax, td, th, color=f"C{k}", ls="--", lw=1,
+                        label="moment ODEs (10)-(11)" if k == 0 else None)
+            simulation_points(ax, t, m, s, color=f"C{k}",
+                              label="simulated ensemble" if k == 0 else None)
+            k += 1
+        ax.set(yscale="log", xlabel=r"time $t$", ylabel=r"$\mathrm{tr\,Cov}(w)$",
+               title=f"{_LABEL[rule]}, $\\lambda$={lam:g}")
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return save_figure(fig, out_dir, "perceptron_covariance")
 
 
 # ====================================================================== Fig. 5
@@ -651,220 +769,32 @@ def run_digits(config: RunConfig) -> ExperimentResult:
                 A_se, x=sim.times, dof=dof,
                 note="delta-method SE of the alignment of the shuffle-mean weights"),
     ]
-    figures = []
-    if config.out_dir is not None and config.figures:
-        fig, axes = new_figure(2, 1)
-        td = np.geomspace(sim.times[0], sim.times[-1], 200)
-        dense = mean_flow("sl", cs.mu_pos, cs.Sigma_pos, w0, td, p["lam"],
-                          mu_neg=cs.mu_neg, Sigma_neg=cs.Sigma_neg).y.T
-        theory_line(axes[0, 0], td, gaussian_accuracy(dense, cs.mu_pos, cs.Sigma_pos, cs.mu_neg,
-                                                      cs.Sigma_neg, cs.p_pos),
-                    color="C0", label="theory (Gaussian classes, mean flow)")
-        simulation_points(axes[0, 0], sim.times, acc_mean, acc_se, color="C1",
-                          label=f"SGD on the data ({R} shuffles), test set")
-        axes[0, 0].set(xscale="log", xlabel=r"time $t=\eta\times$updates",
-                       ylabel="test accuracy", title=data.name)
-        theory_line(axes[0, 1], td, alignment(cs.mu_pos, dense), color="C0", label="theory")
-        simulation_points(axes[0, 1], sim.times, A, A_se, color="C1", label="SGD")
-        axes[0, 1].set(xscale="log", xlabel=r"time $t$",
-                       ylabel=r"alignment of $\langle w\rangle$ with $\mu_{1}$")
-        for ax in axes[0]:
-            ax.legend(fontsize="small")
-        fig.tight_layout()
-        figures = save_figure(fig, config.out_dir, "perceptron_digits")
     extra = {"data": data.to_dict(), "n_train": n, "n_test": test.n,
              "final_test_accuracy_sim": float(acc_mean[-1]),
              "final_test_accuracy_theory": float(acc_theory[-1])}
-    return ExperimentResult("perceptron-digits", tuple(comparisons), config.seed,
-                            tuple(figures), p, extra)
+    curves = (data.name, cs, w0, sim.times, acc_mean, acc_se, A, A_se, R)
+    return finish("perceptron-digits", config, p, comparisons, extra,
+                  plot=lambda out: _plot_digits(p, curves, out))
 
 
-# ====================================================================== Fig. 6
-
-FG_PARAMS = {
-    "dim": _dim(500), "lr": _lr(1e-4),
-    "lam": Float(1.0, "L2 strength lambda", ge=0),
-    "sigmas": FloatList("0.5,2.0", "isotropic class noise levels sigma", gt=0),
-    "tasks": Int(10, "tasks after the first (each with a new random mu)", min=1, quick=6),
-    "task_time": Float(0.5, "training time per later task", gt=0),
-    "replicas": Int(100, "independent learners per rule and sigma", min=2, quick=60),
-    "threshold": Float(0.8, "alignment that ends training on task 0", gt=0, lt=1),
-    "w0_norm": Float(0.1, "norm of the random initial weight", gt=0),
-    "task_seed": Int(2024, "seed of the task directions", min=0),
-    "orthogonal_tasks": Bool(True, "orthonormalise the task directions (needs dim >= tasks "
-                             "+ 1)"),
-    "curve_points": Int(6, "points recorded within each task", min=2),
-}
-
-
-def _check_forgetting(p: dict, quick: bool) -> None:
-    if p["orthogonal_tasks"] and p["dim"] < p["tasks"] + 1:
-        raise ValueError(f"orthogonal_tasks needs dim >= tasks + 1 = {p['tasks'] + 1}, got "
-                         f"dim = {p['dim']}")
-
-
-def task_vectors(dim: int, tasks: int, seed: int, orthogonal: bool = True) -> np.ndarray:
-    """``tasks + 1`` random unit vectors in R^dim (rows; the last is the initial weight
-    direction) from ``default_rng(seed)``; with ``orthogonal`` they are orthonormalised (the
-    N -> infinity limit of random directions: no O(1/sqrt(N)) overlaps between tasks)."""
-    rng = np.random.default_rng(seed)
-    M = rng.standard_normal((tasks + 1, dim))
-    if orthogonal:
-        Q, _ = np.linalg.qr(M.T)
-        return Q.T
-    return M / np.linalg.norm(M, axis=1, keepdims=True)
-
-
-def forgetting_theory(rule: str, means_c: np.ndarray, sigma: float, lam: float,
-                      threshold: float, task_time: float, w0_c: np.ndarray,
-                      curve_points: int = 6):
-    """Mean-flow protocol in frame coordinates: train task 0 until the alignment with its
-    mean reaches ``threshold`` (event-located), then each later task for ``task_time``.
-    Returns the durations, the alignment with task 0 after each task, and learning curves."""
-    K = means_c.shape[1]
-    S = sigma**2 * np.eye(K)
-    w = np.array(w0_c, dtype=float)
-    durations, forget, curves = [], [], []
-    t0 = 0.0
-    for k, mk in enumerate(means_c):
-        T = alignment_time(rule, mk, S, w, lam, threshold=threshold) if k == 0 else task_time
-        if not np.isfinite(T):
-            raise RuntimeError(f"the mean flow never reaches alignment {threshold} on task 0")
-        ts = np.linspace(0, T, curve_points * 10)
-        fl = mean_flow(rule, mk, S, w, ts, lam)
-        curves.append((t0 + ts, alignment(means_c[0], fl.y.T), alignment(mk, fl.y.T)))
-        w = fl.y[:, -1]
-        durations.append(T)
-        forget.append(float(alignment(means_c[0], w)))
-        t0 += T
-    return np.array(durations), np.array(forget), curves
-
-
-def forgetting_rate(forget: np.ndarray, sem=None) -> tuple[float, float]:
-    """Exponential fit of the alignment with task 0 after tasks 1..K-1: ``(rate, r2)`` with
-    :math:`\\log A_k \approx c - \text{rate}\\,k` and the fit's R^2, over the leading tasks
-    whose alignment is positive (and above 3 standard errors when ``sem`` is given)."""
-    k = np.arange(1, forget.size)
-    y = np.asarray(forget[1:], dtype=float)
-    ok = y > (0 if sem is None else 3 * np.asarray(sem, dtype=float)[1:])
-    ok = np.cumprod(ok).astype(bool)  # stop at the first task lost in the noise
-    if ok.sum() < 3:
-        return float("nan"), float("nan")
-    k, ly = k[ok], np.log(y[ok])
-    coef = np.polyfit(k, ly, 1)
-    resid = ly - np.polyval(coef, k)
-    r2 = 1 - resid.var() / ly.var() if ly.var() > 0 else 1.0
-    return float(-coef[0]), float(r2)
-
-
-def simulate_forgetting(rule: str, sigma: float, p: dict, seed):
-    """Theory and reduced-chain simulation of the continual-learning protocol."""
-    dim, lr, lam, thr = p["dim"], p["lr"], p["lam"], p["threshold"]
-    vecs = task_vectors(dim, p["tasks"], p["task_seed"], bool(p["orthogonal_tasks"]))
-    means, w0 = vecs[:-1], p["w0_norm"] * vecs[-1]
-    base = ReducedPerceptronRule.isotropic(rule, means[0], sigma, lr=lr, lam=lam,
-                                           extra=(*means[1:], w0))
-    means_c = means @ base.frame  # (tasks, K)
-    K = base.K
-    durations, forget_th, curves = forgetting_theory(rule, means_c, sigma, lam, thr,
-                                                     p["task_time"], base.coordinates(w0),
-                                                     p["curve_points"])
-    task_ss = seed.spawn(len(means))
-    R = p["replicas"]
-    state = base.reduce(w0)
-    A, A_se, t_end, sim_curves = [], [], 0.0, []
-    for k, (mk, T, ss) in enumerate(zip(means, durations, task_ss)):
-        rule_k = base.with_means(mk)
-        n = max(1, int(round(T / lr)))
-        rec = np.unique(np.linspace(0, n, p["curve_points"]).astype(int))
-        ens = simulate_ensemble(rule_k, state, n, replicas=R, seed=ss, record_steps=rec,
-                                keep_samples=True)
-        c = ens.samples[..., :K]  # (m, R, K)
-        covs = np.stack([np.cov(ci.T) for ci in c])
-        a0, a0_se = alignment_of_mean(c.mean(axis=1), covs, R, means_c[0])
-        ak, _ = alignment_of_mean(c.mean(axis=1), covs, R, means_c[k])
-        sim_curves.append((t_end + ens.times, a0, a0_se, ak))
-        A.append(a0[-1])
-        A_se.append(a0_se[-1])
-        state = ens.samples[-1].copy()
-        t_end += n * lr
-    A, A_se = np.array(A), np.array(A_se)
-    rate_th, r2_th = forgetting_rate(forget_th)
-    rate_sim, r2_sim = forgetting_rate(A, A_se)
-    return dict(durations=durations, theory=forget_th, sim=A, sem=A_se, curves=curves,
-                sim_curves=sim_curves, rate_theory=rate_th, r2_theory=r2_th,
-                rate_sim=rate_sim, r2_sim=r2_sim)
-
-
-@register_experiment(
-    "perceptron-forgetting",
-    "seed 002 Fig 6: continual learning from a random w0: train task 0 to 80% alignment, "
-    "then tasks 1..9 (new random mu) for a fixed time each; alignment of <w> with mu_0 after "
-    "each task (forgetting curve), SL vs RL, two noise levels; mean flow vs simulation (exact "
-    "reduced chain, N = 500)",
-    FG_PARAMS, _check_forgetting)
-def run_forgetting(config: RunConfig) -> ExperimentResult:
-    p = _params(config)
-    sigmas = list(p["sigmas"])
-    seeds = np.random.SeedSequence(config.seed).spawn(len(RULES) * len(sigmas))
-    comparisons, results = [], {}
-    for i, (rule, sigma) in enumerate((r, s) for r in RULES for s in sigmas):
-        # at N = 500 the O(eta N sigma^2) bias is ~1 standard error at sigma = 2: run at eta
-        # and eta/2 and extrapolate linearly to eta -> 0 (Richardson)
-        s1, s2 = seeds[i].spawn(2)
-        v = simulate_forgetting(rule, sigma, p, s1)
-        half = simulate_forgetting(rule, sigma, {**p, "lr": p["lr"] / 2}, s2)
-        raw = compare("raw", v["theory"], v["sim"], v["sem"])
-        v["sim"], v["sem"] = richardson_half_step(v["sim"], v["sem"], half["sim"], half["sem"])
-        v["rate_sim"], v["r2_sim"] = forgetting_rate(v["sim"], v["sem"])
-        comparisons.append(compare(
-            f"alignment of <w> with mu_0 after each task, {rule.upper()}, sigma={sigma:g}",
-            v["theory"], v["sim"], v["sem"], x=np.arange(v["theory"].size),
-            note=f"w0 = {p['w0_norm']:g} x a random unit vector; task 0 until 80% alignment "
-                 f"(t = {v['durations'][0]:.4g}), tasks 1.. for t = {p['task_time']:g} each; "
-                 f"{p['replicas']} replicas, N={p['dim']}, lambda={p['lam']:g}; simulations "
-                 f"at eta = {p['lr']:g} and {p['lr'] / 2:g} extrapolated to eta -> 0 "
-                 f"(Richardson; at eta = {p['lr']:g} alone max|z| = {raw.max_abs_z:.2f}); "
-                 f"forgetting rate per task theory {v['rate_theory']:.3f}, simulation "
-                 f"{v['rate_sim']:.3f}"))
-        results[(rule, sigma)] = v
-    extra = {f"{r}_sigma{s:g}": {"durations": v["durations"].tolist(),
-                                 "theory": v["theory"].tolist(), "sim": v["sim"].tolist(),
-                                 "sem": v["sem"].tolist(), "rate_theory": v["rate_theory"],
-                                 "rate_sim": v["rate_sim"], "r2_theory": v["r2_theory"],
-                                 "r2_sim": v["r2_sim"]}
-             for (r, s), v in results.items()}
-    figures = []
-    if config.out_dir is not None and config.figures:
-        figures = _plot_forgetting(results, sigmas, config.out_dir)
-    return ExperimentResult("perceptron-forgetting", tuple(comparisons), config.seed,
-                            tuple(figures), p, extra)
-
-
-def _plot_forgetting(results, sigmas, out_dir) -> list[str]:
+def _plot_digits(p, curves, out_dir) -> list[str]:
+    name, cs, w0, times, acc_mean, acc_se, A, A_se, R = curves
     fig, axes = new_figure(2, 1)
-    ax = axes[0, 0]
-    rule, sigma = "sl", sigmas[0]
-    v = results[(rule, sigma)]
-    for k, (t, a0, ak) in enumerate(v["curves"][:3]):
-        theory_line(ax, t, ak, color=f"C{k}", label=f"task {k}: theory (line), simulation (o)")
-        theory_line(ax, t, a0, color="k", ls=":", lw=1,
-                    label="task 0 while learning later tasks" if k == 1 else None)
-        ts, s0, s0e, sk = v["sim_curves"][k]
-        ax.plot(ts, sk, "o", color=f"C{k}", ms=3)
-    ax.set(xlabel=r"time $t$", ylabel=r"alignment of $\langle w\rangle$ with task mean",
-           title=rf"SL, $\sigma$={sigma:g}: tasks 0, 1, 2 (dotted: task 0)")
-    ax.legend(fontsize="small")
-    ax = axes[0, 1]
-    for key, v in results.items():
-        k = np.arange(v["theory"].size)
-        ls = "-" if key[0] == "sl" else "--"
-        theory_line(ax, k, np.abs(v["theory"]), color=f"C{sigmas.index(key[1])}", ls=ls,
-                    label=rf"{key[0].upper()} $\sigma$={key[1]:g} theory")
-        simulation_points(ax, k, np.abs(v["sim"]), v["sem"], color=f"C{sigmas.index(key[1])}",
-                          fmt="o" if key[0] == "sl" else "s", mfc="none")
-    ax.set(yscale="log", xlabel="tasks learned after task 0",
-           ylabel=r"|alignment of $\langle w\rangle$ with $\mu_0$|", title="forgetting curves")
-    ax.legend(fontsize="small")
+    td = np.geomspace(times[0], times[-1], 200)
+    dense = mean_flow("sl", cs.mu_pos, cs.Sigma_pos, w0, td, p["lam"],
+                      mu_neg=cs.mu_neg, Sigma_neg=cs.Sigma_neg).y.T
+    theory_line(axes[0, 0], td, gaussian_accuracy(dense, cs.mu_pos, cs.Sigma_pos, cs.mu_neg,
+                                                  cs.Sigma_neg, cs.p_pos),
+                color="C0", label="theory (Gaussian classes, mean flow)")
+    simulation_points(axes[0, 0], times, acc_mean, acc_se, color="C1",
+                      label=f"SGD on the data ({R} shuffles), test set")
+    axes[0, 0].set(xscale="log", xlabel=r"time $t=\eta\times$updates",
+                   ylabel="test accuracy", title=name)
+    theory_line(axes[0, 1], td, alignment(cs.mu_pos, dense), color="C0", label="theory")
+    simulation_points(axes[0, 1], times, A, A_se, color="C1", label="SGD")
+    axes[0, 1].set(xscale="log", xlabel=r"time $t$",
+                   ylabel=r"alignment of $\langle w\rangle$ with $\mu_{1}$")
+    for ax in axes[0]:
+        ax.legend(fontsize="small")
     fig.tight_layout()
-    return save_figure(fig, out_dir, "perceptron_forgetting")
+    return save_figure(fig, out_dir, "perceptron_digits")
