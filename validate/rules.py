@@ -153,7 +153,9 @@ def rule_comparisons(theory: MomentTrajectory, ens: Ensemble, names, *, alpha: f
     cov_hat = prod.sum(1) / (R - 1)
     se = prod.std(1, ddof=1) / np.sqrt(R)
     th = C[:, iu[0], iu[1]]
-    gauss_se = np.sqrt((C[:, iu[0], iu[0]] * C[:, iu[1], iu[1]] + th**2) / (R - 1))
+    # a theory whose covariance has gone negative (a wrong drift) still gets a finite SE and
+    # fails on its own values
+    gauss_se = np.sqrt((var[:, iu[0]] * var[:, iu[1]] + th**2) / (R - 1))
     pairs = [f"C({names[i]},{names[j]})" for i, j in zip(*iu)]
     cov = compare(f"{label}weight covariance", th.ravel(), cov_hat.ravel(), se.ravel(),
                   x=np.repeat(ens.times, len(pairs)), dof=R - 1, alpha=alpha,
