@@ -390,3 +390,19 @@ def test_a_user_rule_prints_as_latex_with_every_symbol_defined():
     assert isinstance(model, LatexModel)
     tex = render(model)
     assert r"\mathcal{Q}" in tex and "where" in tex and r"\tanh" in tex
+
+
+def test_latex_names_quadrature_arguments_without_changing_the_expressions():
+    """The printed drift and second moment (quadrature arguments named sigma_{s,k}, the
+    coefficients collected and factored so that lines break) equal the derived ones."""
+    from theory.rules import _name_quadrature_arguments
+
+    d = derive(sign_lms_rule())
+    exprs = list(d.drift) + [d.second_moment[i, j] for i in range(2) for j in range(i, 2)]
+    shown, sub, lines = _name_quadrature_arguments(exprs, d.averages)
+    assert len(lines) == 1 and str(lines[0].lhs) == "ssd_1**2"
+    back = {named: orig for orig, named in sub.items()}
+    for got, want in zip(shown, exprs):
+        assert sp.expand(got.xreplace(back) - want) == 0
+    assert all(len(e.atoms(sp.Pow)) == 0 or all(p.exp != sp.Rational(1, 2)
+                                                 for p in e.atoms(sp.Pow)) for e in shown)

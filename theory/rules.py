@@ -686,6 +686,49 @@ def _distribution_lines(rule: LearningRule) -> list:
     return lines
 
 
+
+def _name_quadrature_arguments(exprs, averages):
+    r"""Replace the long arguments of the quadrature functions in ``exprs`` by named symbols
+    :math:`\bar s_k`, :math:`\sigma_{s,k}` (so that every printed line can break at a + or -),
+    collect each expression over the quadrature functions and factor their coefficients.
+    Returns the new expressions, the substitution (function application -> named form) and the
+    defining lines of the names (:math:`\sigma_{s,k}^2 = \ldots` for a square root)."""
+    apps: set = set()
+    for e in exprs:
+        for cls in averages:
+            apps |= e.atoms(cls)
+    names: dict = {}
+    lines = []
+
+    def name(arg, kind):
+        if arg.is_Symbol or arg.is_Number:
+            return arg
+        if arg not in names:
+            k = sum(1 for v in names.values() if v.name.startswith(kind)) + 1
+            sym = (sp.Symbol(f"ssd_{k}", positive=True) if kind == "ssd"
+                   else sp.Symbol(f"sbar_{k}", real=True))
+            names[arg] = sym
+            if kind == "ssd" and isinstance(arg, sp.Pow) and arg.exp == sp.Rational(1, 2):
+                lines.append(Rel(sym**2, sp.expand(arg.base)))
+            else:
+                lines.append(Rel(sym, sp.expand(arg)))
+        return names[arg]
+
+    sub = {}
+    for app in sorted(apps, key=sp.default_sort_key):
+        j, mean, sd, *rest = app.args
+        sub[app] = app.func(j, name(mean, "sbar"), name(sd, "ssd"), *rest)
+    if not sub:
+        return list(exprs), sub, lines
+    heads = list(sub.values())
+    out = []
+    for e in exprs:
+        e = sp.expand(e.xreplace(sub))
+        parts = sp.collect(e, heads, evaluate=False)
+        out.append(sp.Add(*[sp.factor(c) * (1 if k == 1 else k) for k, c in parts.items()]))
+    return out, sub, lines
+
+
 def rule_latex_model(derived: DerivedRule, *, explicit_limit: int = 600) -> LatexModel:
     """The derivation of ``derived`` for ``learndyn latex``: update, distributions, drift and
     second moment (with their paths), the moment equations, and the quadrature functions."""
@@ -699,20 +742,38 @@ def rule_latex_model(derived: DerivedRule, *, explicit_limit: int = 600) -> Late
     if dist:
         eqs.append(Equation("The random variables of one update (independent across updates):",
                             dist))
+    pairs = [(i, j) for i in range(n) for j in range(i, n)]
+    shown, sub, arg_lines = _name_quadrature_arguments(
+        list(derived.drift) + [derived.second_moment[i, j] for i, j in pairs], derived.averages)
     eqs.append(Equation(f"Drift, derived {_PATH_WORDS[derived.paths['drift']]}:",
-                        [Rel(Tex(rf"\langle f_{{{i}}}\rangle", ("f",)), derived.drift[i, 0])
+                        [Rel(Tex(rf"\langle f_{{{i}}}\rangle", ("f",)), shown[i])
                          for i in range(n)]))
     eqs.append(Equation(f"Second moment, derived {_PATH_WORDS[derived.paths['second_moment']]}:",
-                        [Rel(Tex(rf"\langle f_{{{i}}} f_{{{j}}}\rangle", ("f",)),
-                             derived.second_moment[i, j]) for i in range(n) for j in range(i, n)]))
-    size = sum(sp.count_ops(e) for e in system.state_rhs)
-    if size <= explicit_limit:
+                        [Rel(Tex(rf"\langle f_{{{i}}} f_{{{j}}}\rangle", ("f",)), shown[n + k])
+                         for k, (i, j) in enumerate(pairs)]))
+    if arg_lines:
+        eqs.append(Equation("Arguments of the quadrature functions above, at the weights $w$:",
+                            arg_lines))
+    mean_rhs = [e.xreplace(sub) for e in system.mean_rhs]
+    drift_part, diffusion = [], True
+    for i, j in pairs:
+        rhs = system.cov_rhs[i, j].xreplace(sub)
+        base = rhs.subs(rule.eta, 0)
+        drift_part.append(base)
+        eta_term = sp.expand((rhs - base) / rule.eta)
+        want = sp.expand((derived.second_moment[i, j] - derived.drift[i] * derived.drift[j])
+                         .xreplace(sub))
+        diffusion = diffusion and sp.expand(eta_term - want) == 0
+    size = sum(sp.count_ops(e) for e in mean_rhs + drift_part)
+    if diffusion and size <= explicit_limit:
         mean = [Rel(Tex(rf"\frac{{d\langle {sp.latex(w)}\rangle}}{{dt}}", (w.name, "t")),
-                    system.mean_rhs[i, 0]) for i, w in enumerate(rule.weights)]
-        cov = [Rel(sp.Derivative(system.covariance[i, j], t), system.cov_rhs[i, j])
-               for i in range(n) for j in range(i, n)]
+                    mean_rhs[i]) for i, w in enumerate(rule.weights)]
+        cov = [Rel(sp.Derivative(system.covariance[i, j], t),
+                   drift_part[k] + rule.eta * sp.Symbol(f"D_{i}_{j}"))
+               for k, (i, j) in enumerate(pairs)]
         eqs.append(Equation("Moment equations (Schmid and Murray, eqs. (10)-(11)) with the "
-                            r"$O(\eta)$ diffusion term:", mean + cov))
+                            r"$O(\eta)$ diffusion term $\eta D_{ij}$, the weights standing for "
+                            "their means:", mean + cov))
     else:
         eqs.append(Equation(
             "Moment equations (Schmid and Murray, eqs. (10)-(11), with the $O(\\eta)$ diffusion "
@@ -755,7 +816,16 @@ def rule_latex_model(derived: DerivedRule, *, explicit_limit: int = 600) -> Late
                "that the non-polynomial part of the update depends on"),
            Sym("s_sd", r"\sigma_s", "its standard deviation"),
            Sym("e_(\\d+)", "e_{#1}", "an extra argument of a quadrature integrand",
-               generic="e_k")]
+               generic="e_k"),
+           Sym(r"D_(\d+)_(\d+)", "D_{#1#2}", r"$= \langle f_i f_j\rangle - \langle f_i\rangle"
+               r"\langle f_j\rangle$, the covariance of the update (the diffusion), at the "
+               "mean weights", generic="D_{ij}"),
+           Sym(r"sbar_(\d+)", r"\bar s_{#1}", "the mean of the linear combination of the "
+               "Gaussian variables that a quadrature function's integrand depends on (given "
+               "below)", generic=r"\bar s_k"),
+           Sym(r"ssd_(\d+)", r"\sigma_{s,#1}", "the standard deviation of the linear "
+               "combination of the Gaussian variables that a quadrature function's integrand "
+               "depends on (given below)", generic=r"\sigma_{s,k}")]
     for s in std:
         if s.name not in names:
             symbols.append(s)
