@@ -63,3 +63,26 @@ def test_flow_with_decay_and_bad_input():
         dataset_mean_flow("sl", X, np.abs(y) * 2, np.zeros(2), [1.0])
     with pytest.raises(ValueError, match="X must be"):
         dataset_mean_flow("sl", X[0], y, np.zeros(2), [1.0])
+
+
+def test_bias_corrected_alignment_of_a_noisy_mean():
+    """The second-order correction removes the Jensen bias of the plug-in alignment of a
+    mean of few replicas in many dimensions (Monte Carlo over 4000 draws of the mean)."""
+    from validate.experiments.perceptron import alignment_of_mean
+
+    rng = np.random.default_rng(1)
+    d, R = 40, 10
+    mu = np.zeros(d)
+    mu[0] = 1.0
+    m = np.full(d, 0.05)
+    m[0] = 0.6
+    L = rng.standard_normal((d, d)) * 0.0075
+    C = L @ L.T + 0.0005 * np.eye(d)
+    truth = m[0] / np.linalg.norm(m)
+    means = m + rng.multivariate_normal(np.zeros(d), C / R, size=4000)
+    covs = np.broadcast_to(C, (4000, d, d))
+    plain, se = alignment_of_mean(means, covs, R, mu)
+    fixed, _ = alignment_of_mean(means, covs, R, mu, bias_correct=True)
+    err = se.mean() / np.sqrt(4000)
+    assert abs(plain.mean() - truth) > 6 * err  # the bias is real and large here
+    assert abs(fixed.mean() - truth) < 4 * err
