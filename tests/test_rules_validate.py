@@ -172,3 +172,15 @@ def test_the_readme_quick_start_rule_runs_and_passes(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "rule my-hebb: PASSED (derived by drift: wick, second_moment: wick)" in out
     assert r"\begin{align*}" in out and "Isserlis" in out
+
+
+def test_rule_parameters_take_meaning_and_range_from_the_rules_symbols():
+    """A positive SymPy symbol is declared > 0; the help text is the symbol table's meaning."""
+    from validate.experiments.rules import SIGN
+    from validate.params import ParameterError
+
+    decl = vr.rule_params(SIGN)
+    assert decl["s2"].gt == 0.0 and "output noise" in decl["s2"].help
+    assert decl["R_0_1"].gt is None and decl["R_0_1"].ge is None  # real: any sign
+    with pytest.raises(ParameterError, match=r"'s2' must be a number in \(0, inf\)"):
+        vr.resolve_rule_params(SIGN, {"s2": "-1"})

@@ -385,9 +385,13 @@ def rule_params(rule: LearningRule) -> dict:
             raise InputError(f"rule {rule.name!r}: its parameter {p.name!r} has the name of a "
                              f"check setting ({', '.join(SETTINGS)}); rename it")
         v = rule.params[p]
-        out[p.name] = Float(v, f"parameter {p.name} of rule {rule.name}") if v is not None \
-            else Param("float", None, f"parameter {p.name} of rule {rule.name} (no default: "
-                                      "give it)")
+        meaning = next((s.meaning for s in rule.symbols if s.tex_for(p.name) is not None),
+                       None)
+        text = f"{meaning} ({p.name})" if meaning else f"parameter {p.name} of rule {rule.name}"
+        # the symbol's SymPy assumptions are its declared range
+        bounds = {"gt": 0.0} if p.is_positive else {"ge": 0.0} if p.is_nonnegative else {}
+        out[p.name] = Float(v, text, **bounds) if v is not None \
+            else Param("float", None, f"{text} (no default: give it)", **bounds)
     return out
 
 
