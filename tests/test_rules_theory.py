@@ -137,7 +137,7 @@ def test_quadrature_functions_are_one_class_per_integrand_and_know_their_kinks()
 # ------------------------------------------------------------- re-expressed rules
 
 
-@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("n", [1, 2, 3, 5])  # 5: 16 symbols, kept in the forms' covariances
 def test_lms_rule_derives_exactly_the_lms_theory(n):
     d = derive(lms_rule(n))
     s = lms_symbols(n)
@@ -406,3 +406,26 @@ def test_latex_names_quadrature_arguments_without_changing_the_expressions():
         assert sp.expand(got.xreplace(back) - want) == 0
     assert all(len(e.atoms(sp.Pow)) == 0 or all(p.exp != sp.Rational(1, 2)
                                                  for p in e.atoms(sp.Pow)) for e in shown)
+
+
+@settings(max_examples=25, deadline=None, database=None)
+@given(st.lists(st.integers(-2, 2), min_size=10, max_size=10),
+       st.lists(st.integers(0, 2), min_size=2, max_size=2),
+       st.lists(st.integers(-1, 1), min_size=5, max_size=5))
+def test_isserlis_over_linear_forms_equals_isserlis_over_the_variables(coef, powers, mu):
+    """E[l0^p0 l1^p1 (l0 + x4) x3], l_k = w_k + a_k.x for x ~ N(mu, S) in 5 dimensions with a
+    symbolic S: the reduction to the forms' means and covariances (at most 4 forms) equals
+    Isserlis over the 5 variables (expanded)."""
+    from theory.rule_expectation import _by_linear_forms
+    from theory.wick import gaussian_expectation
+
+    x = sp.symbols("x0:5", real=True)
+    w = sp.symbols("w0:2", real=True)
+    S = sp.Matrix(5, 5, lambda i, j: sp.Symbol(f"S_{min(i, j)}_{max(i, j)}"))
+    forms = [w[k] + sum(coef[5 * k + i] * x[i] for i in range(5)) for k in range(2)]
+    expr = sp.Mul(*[f**p for f, p in zip(forms, powers)]) * (forms[0] + x[4]) * x[3]
+    got = _by_linear_forms(expr, list(x), sp.Matrix(mu), S)
+    assert got is not None
+    z = sp.symbols("z0:5")
+    want = gaussian_expectation(expr.xreplace({x[i]: mu[i] + z[i] for i in range(5)}), z, S)
+    assert sp.expand(got - want) == 0

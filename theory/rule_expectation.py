@@ -365,6 +365,73 @@ def _ratio(a, b):
     return lam
 
 
+
+def _by_linear_forms(expr, g: list, mean: sp.Matrix, cov: sp.Matrix):
+    r"""Isserlis over the few linear forms that a polynomial ``expr`` is built from, rather than
+    over every Gaussian variable: each maximal sub-expression affine in ``g``
+    (:math:`\ell_k = c_k + a_k\cdot g`, e.g. :math:`e = w_o\cdot x + \xi - w\cdot x`, or
+    :math:`x_i`) is one Gaussian variable with mean :math:`c_k + a_k\cdot\mu` and covariances
+    :math:`a_k^\top\Sigma a_l`; the moments of the forms are taken with symbols for those means
+    and covariances, which are substituted at the end, unexpanded.  ``E[e^2 x_i x_j] =
+    Var(e)\Sigma_{ij} + 2\,Cov(e, x_i)Cov(e, x_j)`` then costs O(n^2) symbols instead of the
+    O(n^4) monomials of the expanded product.  None when it would not reduce the variables."""
+    gset = set(g)
+    forms: dict = {}
+
+    class _NotReducible(Exception):
+        pass
+
+    def degree(e) -> int:
+        """An upper bound of the degree of ``e`` in ``g``, from its structure (no expansion)."""
+        if not (e.free_symbols & gset):
+            return 0
+        if e in gset:
+            return 1
+        if e.is_Add:
+            return max(degree(a) for a in e.args)
+        if e.is_Mul:
+            return sum(degree(a) for a in e.args)
+        if e.is_Pow and e.exp.is_Integer and e.exp > 0:
+            return degree(e.base) * int(e.exp)
+        return 99
+
+    def walk(e):
+        if not (e.free_symbols & gset):
+            return e
+        if degree(e) <= 1 and _linear(e, g) is not None:
+            key = sp.expand(e)
+            if key not in forms:
+                forms[key] = sp.Dummy(f"l{len(forms)}")
+            return forms[key]
+        if e.is_Add or e.is_Mul:
+            return e.func(*[walk(a) for a in e.args])
+        if e.is_Pow and e.exp.is_Integer and e.exp > 0:
+            return walk(e.base) ** e.exp
+        raise _NotReducible
+
+    try:
+        body = walk(expr)
+    except _NotReducible:
+        return None
+    if len(forms) >= len(g):
+        return None
+    lins = [_linear(f, g) for f in forms]
+    k = len(lins)
+    means = [sp.expand(c + sum(ai * mean[i] for i, ai in enumerate(a))) for c, a in lins]
+    vecs = [sp.Matrix(a) for _, a in lins]
+    covs = [[sp.expand((vecs[p].T * cov * vecs[q])[0, 0]) for q in range(k)] for p in range(k)]
+    msym = [sp.Dummy(f"m{p}") if means[p] != 0 else sp.S.Zero for p in range(k)]
+    csym = sp.Matrix(k, k, lambda p, q: sp.S.Zero if covs[p][q] == 0 else
+                     sp.Dummy(f"c{min(p, q)}{max(p, q)}"))
+    z = [sp.Dummy(f"z{p}") for p in range(k)]
+    shifted = body.xreplace({lk: msym[p] + z[p] for p, lk in enumerate(forms.values())})
+    out = gaussian_expectation(shifted, z, csym)
+    back = {msym[p]: means[p] for p in range(k) if msym[p] != 0}
+    back.update({csym[p, q]: covs[p][q] for p in range(k) for q in range(p, k)
+                 if csym[p, q] != 0})
+    return out.xreplace(back)
+
+
 @lru_cache(maxsize=2048)
 def _gaussian_average_cached(expr, g: tuple, mean, cov) -> tuple[sp.Expr, str]:
     return _gaussian_average(expr, list(g), sp.Matrix(mean), sp.Matrix(cov))
@@ -388,6 +455,9 @@ def _gaussian_average(expr, g: list, mean: sp.Matrix, cov: sp.Matrix) -> tuple[s
         return expr, "wick"
     n = len(g)
     if _is_poly(expr, g):
+        reduced = _by_linear_forms(expr, g, mean, cov)
+        if reduced is not None:
+            return reduced, "wick"
         z = [sp.Dummy(f"z{i}") for i in range(n)]
         shifted = expr.xreplace({gi: mean[i] + z[i] for i, gi in enumerate(g)})
         return sp.expand(gaussian_expectation(shifted, z, cov)), "wick"

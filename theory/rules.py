@@ -560,8 +560,16 @@ def exact_moment_map(rule: LearningRule) -> MomentMap:
                      params=tuple(rule.param_symbols), eta=eta)
 
 
+#: a polynomial expectation in at most this many symbols is expanded (what a reader expects to
+#: see); beyond it, it stays in the linear forms' means and covariances, whose expansion grows as
+#: n^4 for a second moment in n weights (LMS: 2 s at n = 4, 27 s at n = 8 when expanded)
+EXPAND_SYMBOLS = 12
+
+
 def _tidy(e: sp.Expr) -> sp.Expr:
     if isinstance(e, GaussianAverage) or e.atoms(GaussianAverage) or e.has(sp.erf):
+        return e
+    if len(e.free_symbols) > EXPAND_SYMBOLS:
         return e
     return sp.expand(e)
 
