@@ -7,6 +7,8 @@
 * bad input (non-PSD covariance from parameter values, non-finite update) is named.
 """
 
+import zlib
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -120,10 +122,12 @@ def test_derived_drift_and_second_moment_equal_monte_carlo(name):
     _, n, box = GALLERY_RULES[name]
     found = []
 
-    @settings(max_examples=EXAMPLES, database=None)
+    # derandomized draws and a seed that does not depend on PYTHONHASHSEED: the test is a fixed
+    # statistical check (1% false-failure level), not a new one on every run
+    @settings(max_examples=EXAMPLES, database=None, derandomize=True)
     @given(st.lists(st.floats(-box, box, **finite), min_size=n, max_size=n))
     def draw(w):
-        seed = abs(hash((name, tuple(w)))) % 2**32
+        seed = zlib.crc32(repr((name, tuple(w))).encode())
         z, m = _mc_z(name, np.array(w), seed)
         found.append((z, m))
 

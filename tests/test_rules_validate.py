@@ -184,3 +184,15 @@ def test_rule_parameters_take_meaning_and_range_from_the_rules_symbols():
     assert decl["R_0_1"].gt is None and decl["R_0_1"].ge is None  # real: any sign
     with pytest.raises(ParameterError, match=r"'s2' must be a number in \(0, inf\)"):
         vr.resolve_rule_params(SIGN, {"s2": "-1"})
+
+
+def test_check_rule_on_the_re_expressed_lms_rule_prints_its_own_learning_rate():
+    """LMS's learning rate is gamma (theory.lms): the derivation prints gamma, never an
+    undefined eta, and the check passes."""
+    from theory.rule_library import lms_rule
+
+    params = {"R_0_0": 1.0, "R_0_1": 0.3, "R_1_1": 0.6, "wo0": 1.0, "wo1": -0.5, "s2": 0.2}
+    check = vr.check_rule(lms_rule(2), w0=(0.0, 0.0), eta=0.02, t_end=3.0, params=params,
+                          replicas=300, seed=0, progress=False)
+    assert check.passed, check.table()
+    assert r"w \leftarrow w + \gamma f" in check.latex and r"\eta" not in check.latex

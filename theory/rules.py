@@ -742,9 +742,10 @@ def rule_latex_model(derived: DerivedRule, *, explicit_limit: int = 600) -> Late
     second moment (with their paths), the moment equations, and the quadrature functions."""
     rule = derived.rule
     n = rule.n
+    E, en = sp.latex(rule.eta), rule.eta.name  # the learning rate (eta, or e.g. LMS's gamma)
     system = derived.moments()
     t = sp.Symbol("t", positive=True)
-    eqs = [Equation(r"The update, $w \leftarrow w + \eta f$:",
+    eqs = [Equation(rf"The update, $w \leftarrow w + {E} f$:",
                     [Rel(Tex(f"f_{{{i}}}", ("f",)), rule.update[i, 0]) for i in range(n)])]
     dist = _distribution_lines(rule)
     if dist:
@@ -780,24 +781,24 @@ def rule_latex_model(derived: DerivedRule, *, explicit_limit: int = 600) -> Late
                    drift_part[k] + rule.eta * sp.Symbol(f"D_{i}_{j}"))
                for k, (i, j) in enumerate(pairs)]
         eqs.append(Equation("Moment equations (Schmid and Murray, eqs. (10)-(11)) with the "
-                            r"$O(\eta)$ diffusion term $\eta D_{ij}$, the weights standing for "
+                            rf"$O({E})$ diffusion term ${E} D_{{ij}}$, the weights standing for "
                             "their means:", mean + cov))
     else:
         eqs.append(Equation(
-            "Moment equations (Schmid and Murray, eqs. (10)-(11), with the $O(\\eta)$ diffusion "
+            f"Moment equations (Schmid and Murray, eqs. (10)-(11), with the $O({E})$ diffusion "
             "term), evaluated from the drift and second moment above:",
             [Rel(Tex(r"\frac{d\langle w_i\rangle}{dt}", ("t",) + (rule.weights[0].name,)),
                  Tex(r"\langle f_i\rangle(\langle w\rangle) + \frac{1}{2}\sum_{kl} C_{kl}\,"
                      r"\partial_k\partial_l\langle f_i\rangle(\langle w\rangle)", ("f", "C_0_0"))),
              Rel(Tex(r"\frac{dC}{dt}", ("C_0_0",)),
-                 Tex(r"JC + CJ^\top + \eta\left(\langle ff^\top\rangle - \langle f\rangle"
-                     r"\langle f\rangle^\top\right)", ("J", "eta", "f")))]))
+                 Tex(r"JC + CJ^\top + " + E + r"\left(\langle ff^\top\rangle - \langle f\rangle"
+                     r"\langle f\rangle^\top\right)", ("J", en, "f")))]))
     eqs.append(Equation(
-        r"Discrete moment map (one update, time step $\eta$), iterated by the checks:",
+        rf"Discrete moment map (one update, time step ${E}$), iterated by the checks:",
         [Rel(Tex(r"\langle w\rangle'", (rule.weights[0].name,)),
-             Tex(r"\langle w\rangle + \eta\,\frac{d\langle w\rangle}{dt}", ("eta", "t"))),
+             Tex(r"\langle w\rangle + " + E + r"\,\frac{d\langle w\rangle}{dt}", (en, "t"))),
          Rel(Tex("C'", ("C_0_0",)),
-             Tex(r"C + \eta\,\frac{dC}{dt} + \eta^2 JCJ^\top", ("eta", "t", "J")))]))
+             Tex(r"C + " + E + r"\,\frac{dC}{dt} + " + E + r"^2 JCJ^\top", (en, "t", "J")))]))
     for cls in derived.averages:
         tq, *es = cls.integrand.variables
         eqs.append(Equation(
@@ -808,7 +809,7 @@ def rule_latex_model(derived: DerivedRule, *, explicit_limit: int = 600) -> Late
                  Tex(rf"E\left[u^j H_{{{cls.index}}}(\bar s + \sigma_s u)\right]",
                      ("u", "H", "s_mean", "s_sd"))),
              Rel(Tex(rf"H_{{{cls.index}}}(t)", ("H", "t")), cls.integrand.expr)]))
-    extra = [(sp.Symbol("t", positive=True), "continuous time ($\\eta$ times the number of "
+    extra = [(sp.Symbol("t", positive=True), f"continuous time (${E}$ times the number of "
               "updates)")]
     symbols = _auto_symbols(rule, extra)
     names = {s.name for s in symbols}
@@ -844,7 +845,7 @@ def rule_latex_model(derived: DerivedRule, *, explicit_limit: int = 600) -> Late
     return LatexModel(
         title=f"Learning rule {rule.name}",
         summary=(rule.description + " " if rule.description else "") +
-        r"Update $w \leftarrow w + \eta f$; continuous time $t = \eta \times$ updates. The "
+        rf"Update $w \leftarrow w + {E} f$; continuous time $t = {E} \times$ updates. The "
         "drift, second moment and moment equations are derived by SymPy from the one "
         "definition of the rule that the simulator also runs.",
         source=rule.source or "moment equations: Schmid and Murray, eqs. (10)-(11)",
