@@ -134,7 +134,7 @@ def test_sweep_refuses_bad_values_before_making_a_folder(capsys, tmp_path):
 
 def test_sweep_refuses_a_folder_holding_another_grid(capsys, tmp_path):
     out = tmp_path / "sw"
-    args = ["sweep", "tests.sweep_targets:counted", "--param", f"log={tmp_path / 'l'}",
+    args = ["sweep", "sweep_targets:counted", "--param", f"log={tmp_path / 'l'}",
             "--executor", "serial", "--out", str(out), "--quiet"]
     assert main([*args, "--grid", "x=0,1"]) == 0
     capsys.readouterr()

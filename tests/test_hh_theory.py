@@ -180,5 +180,6 @@ def test_temperature_factor():
 
 def test_latex_is_registered_and_names_the_pieces():
     text = get_model("hh").latex()
-    for piece in (r"\alpha_{m}", r"\beta_{n}", r"\lim_{V\to -40}", "J = ", r"\dot s", "E_{L}"):
+    for piece in (r"\alpha_{m}", r"\beta_{n}", r"\lim_{V\to -40}", "J_{11} ", r"\frac{ds}{dt}",
+                  "E_{L}"):
         assert piece in text

@@ -80,7 +80,7 @@ from functools import cache, lru_cache
 import sympy as sp
 from sympy.codegen.cfunctions import expm1
 
-from theory.catalog import register_model
+from theory.latex import Equation, LatexModel, Rel, Sym, Tex, register_latex
 
 __all__ = [
     "HHConstants", "DEFAULT_CONSTANTS", "STATE", "CELL_STATE", "V", "m", "h", "n", "s", "I",
@@ -306,41 +306,107 @@ def exponential_euler_form(with_synapse: bool = False) -> tuple[tuple[sp.Expr, s
     return tuple(out)
 
 
-def _latex_rates() -> list[str]:
-    tb = textbook_rates()
-    lines = [rf"\{k[:-2]}_{{{k[-1]}}}(V) = {sp.latex(tb[k])}" for k in
-             ("alpha_m", "beta_m", "alpha_h", "beta_h", "alpha_n", "beta_n")]
-    u = sp.Symbol("u")
-    lines.append(r"% alpha_m = B(-(V+40)/10), alpha_n = B(-(V+55)/10)/10, B(u) = u/(e^u-1):")
-    lines.append(r"B(u) = \begin{cases}" + sp.latex(_bernoulli_taylor(u)) + r" & |u| < "
-                 + sp.latex(TAYLOR_RADIUS) + r"\\ \frac{u}{e^u - 1} & \text{otherwise}"
-                 r"\end{cases}")
-    for name, (v0, lim) in singular_limits().items():
-        lines.append(rf"\lim_{{V\to {v0}}} \{name[:-2]}_{{{name[-1]}}}(V) = {sp.latex(lim)}")
-    return lines
+def _rate_symbols() -> tuple[dict, dict]:
+    """``({name: Symbol}, {name: Symbol of its V-derivative})`` for the six rate functions,
+    so the equations and the Jacobian print in terms of the rates."""
+    names = ("alpha_m", "beta_m", "alpha_h", "beta_h", "alpha_n", "beta_n")
+    return ({k: sp.Symbol(k, real=True) for k in names},
+            {k: sp.Symbol(f"d{k}", real=True) for k in names})
 
 
-@register_model("hh", "Hodgkin-Huxley squid axon (modern convention, 6.3 C) + kinetic synapse")
-def hh_latex() -> str:
-    """LaTeX of the model: constants, rates, equations, Jacobian (in terms of the rates)."""
-    x_syms = {x: sp.Function(rf"\alpha_{x}")(V) for x in "mhn"}
-    y_syms = {x: sp.Function(rf"\beta_{x}")(V) for x in "mhn"}
-    gate = [phi * (x_syms[x] * (1 - sym) - y_syms[x] * sym) for x, sym in zip("mhn", (m, h, n))]
-    f = sp.Matrix([(I - _ionic_current()) / C_m] + gate)
-    J = f.jacobian(STATE)
+def _rate_tex(name: str) -> str:
+    return rf"\{name[:-2]}_{{{name[-1]}}}"
+
+
+@register_latex("hh", "Hodgkin-Huxley squid axon (modern convention, 6.3 C) + kinetic synapse")
+def hh_latex() -> LatexModel:
+    """The model as a :class:`theory.latex.LatexModel`: equations, rates, the removable
+    singularities, the Jacobian in terms of the rates, the synapse and the network input."""
     c = DEFAULT_CONSTANTS
-    out = [
-        r"% Hodgkin & Huxley 1952, modern convention (rest -65 mV), t in ms, V in mV",
-        rf"% C_m = {c.C_m}, gNa = {c.g_Na}, gK = {c.g_K}, gL = {c.g_L}, ENa = {c.E_Na}, "
-        rf"EK = {c.E_K}, EL = {c.E_L}, T = {c.temperature} C, "
-        rf"phi = Q10^((T-6.3)/10), Q10 = {c.q10}",
-        r"\frac{d}{dt}\begin{pmatrix}V\\m\\h\\n\end{pmatrix} = " + sp.latex(f),
-        *_latex_rates(),
-        r"% Jacobian d(V,m,h,n)'/d(V,m,h,n), derived by SymPy",
-        r"J = " + sp.latex(J),
-        r"% synapse (Destexhe, Mainen & Sejnowski 1994): output a(t) = s(t)",
-        r"\dot s = " + sp.latex(cell_rhs()[4]),
-        rf"% alpha_s = {c.alpha_s}/ms, beta_s = {c.beta_s}/ms, V_p = {c.V_p} mV, K_p = {c.K_p} mV",
-        r"I_i = I_{ext,i} + \sum_j W_{ij} s_j + \sigma\,\xi_i(t)",
+    rs, drs = _rate_symbols()
+    fun = {k: sp.Function(k)(V) for k in rs}
+    gate = {x: phi * (fun[f"alpha_{x}"] * (1 - sym) - fun[f"beta_{x}"] * sym)
+            for x, sym in zip("mhn", (m, h, n))}
+    f = sp.Matrix([(I - _ionic_current()) / C_m] + [gate[x] for x in "mhn"])
+    J = f.jacobian(STATE)
+    to_syms = {sp.Derivative(fun[k], V): drs[k] for k in rs}
+
+    def as_syms(e):
+        return e.subs(to_syms).subs({fun[k]: rs[k] for k in rs})
+
+    dot = [Tex(rf"\frac{{d{y}}}{{dt}}", (y,)) for y in "Vmhn"]
+    tb = textbook_rates()
+    u = sp.Symbol("u", real=True)
+    rate_lines = [Rel(Tex(rf"{_rate_tex(k)}(V)", (k, "V")), tb[k]) for k in rs]
+    limits = [Rel(Tex(rf"\lim_{{V\to {v0}}} {_rate_tex(k)}(V)", (k, "V")), lim)
+              for k, (v0, lim) in singular_limits().items()]
+    jac = [Rel(Tex(rf"J_{{{i + 1}{j + 1}}}", ("J",)), as_syms(J[i, j]))
+           for i in range(4) for j in range(4) if J[i, j] != 0]
+    rate_meaning = {
+        "alpha_m": "the opening rate of the sodium activation gate (per ms)",
+        "beta_m": "its closing rate",
+        "alpha_h": "the rate of removal of sodium inactivation",
+        "beta_h": "the rate of sodium inactivation",
+        "alpha_n": "the opening rate of the potassium activation gate",
+        "beta_n": "its closing rate",
+    }
+    symbols = [
+        Sym("V", "V", "the membrane potential (mV, rest near $-65$ mV)"),
+        Sym("I", "I", r"the applied current density ($\mu$A/cm$^2$)"),
+        Sym("C_m", "C_m", rf"the membrane capacitance, {c.C_m:g} $\mu$F/cm$^2$"),
+        Sym("gbar_Na", r"\bar{g}_{Na}", rf"the peak sodium conductance, {c.g_Na:g} mS/cm$^2$"),
+        Sym("gbar_K", r"\bar{g}_{K}", rf"the peak potassium conductance, {c.g_K:g} mS/cm$^2$"),
+        Sym("g_L", "g_{L}", rf"the leak conductance, {c.g_L:g} mS/cm$^2$"),
+        Sym("E_Na", "E_{Na}", rf"the sodium reversal potential, {c.E_Na:g} mV"),
+        Sym("E_K", "E_{K}", rf"the potassium reversal potential, {c.E_K:g} mV"),
+        Sym("E_L", "E_{L}", rf"the leak reversal potential, {c.E_L:g} mV"),
+        Sym("m", "m", "the sodium activation gate"),
+        Sym("h", "h", "the sodium inactivation gate"),
+        Sym("n", "n", "the potassium activation gate"),
+        Sym("phi", r"\phi", rf"the temperature factor $3^{{(T - 6.3)/10}}$ (1 at "
+            rf"{c.temperature:g} $^\circ$C)"),
+        *[Sym(k, _rate_tex(k), rate_meaning[k]) for k in rs],
+        Sym("u", "u", "the argument of $B$"),
+        Sym("B", "B", "the Bernoulli generating function $u/(e^u - 1)$, with $B(0) = 1$"),
+        Sym("J", "J", "the Jacobian of $(V, m, h, n)$, rows and columns in that order"),
+        *[Sym(f"d{k}", rf"{_rate_tex(k)}'", f"the derivative of ${_rate_tex(k)}$ in $V$")
+          for k in rs],
+        Sym("s", "s", "the synaptic gating variable, the output $a(t) = s(t)$"),
+        Sym("alpha_s", r"\alpha_{s}", rf"the transmitter binding rate, {c.alpha_s:g}/ms"),
+        Sym("beta_s", r"\beta_{s}", rf"the unbinding rate, {c.beta_s:g}/ms"),
+        Sym("V_p", "V_{p}", rf"the half-activation voltage of release, {c.V_p:g} mV"),
+        Sym("K_p", "K_{p}", rf"its steepness, {c.K_p:g} mV"),
+        Sym("I_ext", r"I_{ext,i}", "the external currents (weight times input)"),
+        Sym("W", "W_{ij}", "the synaptic weight from neuron $j$ to neuron $i$"),
+        Sym("sigma", r"\sigma", "the current-noise amplitude"),
+        Sym("xi", r"\xi_i", "a standard white noise, independent across neurons and trials"),
     ]
-    return "\n".join(out)
+    b_taylor = _bernoulli_taylor(u)
+    return LatexModel(
+        title="Hodgkin-Huxley squid axon and kinetic synapse",
+        summary=(r"Hodgkin & Huxley 1952, modern convention (rest $-65$ mV; Dayan & Abbott "
+                 r"2001, sec. 5.6); $t$ in ms, $V$ in mV.  The rates are HH's eqs. (12), (13), "
+                 r"(20), (21), (23), (24); the synapse is Destexhe, Mainen & Sejnowski 1994."),
+        equations=[
+            Equation("membrane equation", Rel(dot[0], f[0])),
+            Equation("gating variables", [Rel(dot[i + 1], as_syms(f[i + 1]))
+                                          for i in range(3)]),
+            Equation("rate functions (per ms)", rate_lines),
+            Equation(r"removable singularities: $\alpha_m = B(-(V+40)/10)$ and "
+                     r"$\alpha_n = B(-(V+55)/10)/10$; $B$ is evaluated by its Taylor polynomial "
+                     r"near 0", [
+                         Rel(Tex("B(u)", ("B", "u")), b_taylor,
+                             note=Tex(rf"(|u| < {sp.latex(TAYLOR_RADIUS)})", ("u",))),
+                         Rel(Tex("B(u)", ("B", "u")), u / (sp.exp(u) - 1),
+                             note=Tex(r"(\mathrm{otherwise})")),
+                         *limits]),
+            Equation("Jacobian, derived by SymPy (nonzero entries)", jac),
+            Equation("synapse: output $a(t) = s(t)$", Rel(Tex(r"\frac{ds}{dt}", ("s",)),
+                                                        cell_rhs()[4])),
+            Equation("network input to neuron $i$",
+                     Rel(Tex("I_i", ("I",)),
+                         Tex(r"I_{ext,i} + \sum_j W_{ij} s_j + \sigma \xi_i(t)",
+                             ("I_ext", "W", "s", "sigma", "xi")))),
+        ],
+        symbols=symbols,
+    )

@@ -44,7 +44,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from theory.catalog import register_model
+from theory.latex import Equation, LatexModel, Rel, Sym, Tex, register_latex
 from theory.wick import gaussian_expectation
 
 __all__ = ["x", "sigma", "bump", "radial_integrand", "normalisation_integral",
@@ -136,22 +136,54 @@ def _dimension(n) -> int:
     return n
 
 
-@register_model("smoothing", "bump mollifier (k_n exact) and Gaussian smoothing of losses")
-def smoothing_latex() -> str:
+@register_latex("smoothing", "bump mollifier (k_n exact) and Gaussian smoothing of losses")
+def smoothing_latex() -> LatexModel:
+    """The mollifier and Gaussian smoothing as a :class:`theory.latex.LatexModel`."""
     t = sp.Symbol("theta", real=True)
-    a, b, c, d = sp.symbols("a_0:4", real=True)
-    quartic = a + b * t + c * t**2 + d * t**4
-    out = [
-        r"% bump mollifier phi(x) = k_n exp(1/(|x|^2-1)) on |x|<1 (seed 003)",
-        r"\phi(x) = " + sp.latex(bump(x, 1, normalised=False)),
-        r"k_n = \frac{\Gamma(n/2)\,e}{\pi^{n/2} I_n},\quad I_n = \int_0^\infty e^{-u}"
-        r"u^{n/2-1}(1+u)^{-n/2-1}du",
-        r"I_1 = " + sp.latex(normalisation_integral(1)) + r",\quad k_1 = "
-        + sp.latex(k1_bessel()) + rf" \approx {float(sp.N(k1_bessel(), 15)):.12f}",
-        r"% Gaussian smoothing L_sigma(theta) = E[L(theta + sigma eps)], e.g. a quartic:",
-        r"L(\theta) = " + sp.latex(quartic),
-        r"L_\sigma(\theta) = " + sp.latex(gaussian_smoothed(quartic, t)),
-        r"\nabla L_\sigma = \frac{1}{\sigma}E[L(\theta+\sigma\varepsilon)\varepsilon] = "
-        + sp.latex(score_function_gradient(quartic, t)[0]),
-    ]
-    return "\n".join(out)
+    a = sp.symbols("a_0:4", real=True)
+    quartic = a[0] + a[1] * t + a[2] * t**2 + a[3] * t**4
+    k_n, I_n, n_sym = sp.symbols("k_n I_n n", positive=True)
+    inside = bump(x, 1, normalised=False).args[0][0]
+    k1 = k1_bessel()
+    eps = sp.Symbol("epsilon", real=True)
+    return LatexModel(
+        title="Mollifiers and Gaussian smoothing",
+        summary=(r"The bump mollifier of seed 003 and Gaussian smoothing "
+                 r"$L_\sigma(\theta) = E[L(\theta + \sigma\varepsilon)]$, "
+                 r"$\varepsilon \sim N(0, 1)$, of a polynomial loss by the Isserlis theorem."),
+        equations=[
+            Equation("bump mollifier on $|x| < 1$ (zero outside), scaled "
+                     r"$\phi_c(x) = c^{-n}\phi(x/c)$",
+                     Rel(Tex(r"\phi(x)", ("x",)), k_n * inside)),
+            Equation("its normalisation (polar coordinates, $u = r^2/(1 - r^2)$)", [
+                Rel(k_n, sp.gamma(n_sym / 2) * sp.E / (sp.pi ** (n_sym / 2) * I_n)),
+                Rel(I_n, Tex(r"\int_0^\infty e^{-u} u^{n/2-1} (1+u)^{-n/2-1} du"
+                             r" = \Gamma(n/2)\, U(n/2, 0, 1)", ("u", "n", "U"))),
+            ]),
+            Equation("in one dimension (DLMF 13.6.10, 13.3.22), checked against SymPy's "
+                     "Meijer G value to 30 digits",
+                     Rel(Tex("k_1", ("k_n",)), k1,
+                         note=Tex(rf"\approx {float(sp.N(k1, 15)):.12f}"))),
+            Equation("Gaussian smoothing of a quartic loss (Isserlis)", [
+                Rel(Tex(r"L(\theta)", ("theta",)), quartic),
+                Rel(Tex(r"L_\sigma(\theta)", ("sigma", "theta")), gaussian_smoothed(quartic, t)),
+            ]),
+            Equation("its gradient by the score-function identity, equal to "
+                     r"$\nabla L_\sigma$",
+                     Rel(Tex(r"\frac{1}{\sigma} E[L(\theta + \sigma\varepsilon)\varepsilon]",
+                             ("sigma", "theta", "epsilon")),
+                         score_function_gradient(quartic, t)[0])),
+        ],
+        symbols=[
+            Sym("x", "x", "the point, $|x|$ its norm in $n$ dimensions"),
+            Sym("k_n", "k_n", r"the normalisation, $\int \phi = 1$"),
+            Sym("n", "n", "the dimension"),
+            Sym("I_n", "I_n", "the radial integral"),
+            Sym("u", "u", "the radial variable after substitution"),
+            Sym("U", "U", "Tricomi's confluent hypergeometric function (DLMF 13.2.6)"),
+            Sym("theta", r"\theta", "the parameter"),
+            Sym(r"a_(\d)", "a_{#1}", "a coefficient of the loss", generic="a_j"),
+            Sym("sigma", r"\sigma", "the smoothing width"),
+            Sym("epsilon", r"\varepsilon", "a standard normal variable"),
+        ],
+    )
