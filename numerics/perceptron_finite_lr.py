@@ -35,7 +35,7 @@ import numpy as np
 from numerics.checks import as_nonnegative, as_positive, as_vector
 from numerics.compile import compile_expressions
 from numerics.integrate import DivergenceError, integrate
-from numerics.perceptron import _U, _WU, _K, _drift, _g, _model, _moment_rhs, alignment
+from numerics.perceptron import _K, _U, _WU, _drift, _g, _model, _moment_rhs, alignment
 from numerics.threads import single_thread_blas
 from theory.perceptron import check_rule
 from theory.perceptron_finite_lr import BASELINES, noise_factor_derivatives
@@ -152,7 +152,7 @@ def _jvp(prob: FrameProblem, sc, v: np.ndarray) -> np.ndarray:
     out = -prob.lam * v
     Sv = prob.S @ v
     for mu, p, g in sc:
-        g1, g1a, g1c, g2, g2a, g2c = g[0], g[1], g[2], g[6], g[7], g[8]
+        g1a, g1c, g2, g2a, g2c = g[1], g[2], g[6], g[7], g[8]
         mv, pv = float(mu @ v), float(p @ v)
         dg1 = _K * g1a * mv + 2 * _K**2 * g1c * pv
         dg2 = _K * g2a * mv + 2 * _K**2 * g2c * pv

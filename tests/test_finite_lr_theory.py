@@ -84,8 +84,9 @@ def test_lms_general_R_exact_fixed_point_series():
     system = from_moment_system(lms_moment_system(n))
     pt = dict(zip(sym.w, sym.w_o))
     fs = lms_update(sym).subs(pt)
-    ex = stationary_expansion(system, pt, order=2, third_moment=lambda i, j, k: gaussian_expectation(
-        sp.expand(fs[i] * fs[j] * fs[k]), list(sym.x) + [sym.xi], sym.input_cov))
+    ex = stationary_expansion(
+        system, pt, order=2, third_moment=lambda i, j, k: gaussian_expectation(
+            sp.expand(fs[i] * fs[j] * fs[k]), list(sym.x) + [sym.xi], sym.input_cov))
     assert (exact - ex.second_moment()).applyfunc(sp.simplify) == sp.zeros(n, n)
     assert ex.K1 == sp.ImmutableMatrix(sp.eye(n) * sym.s2 / 2)
 

@@ -169,7 +169,8 @@ def test_alignment_correction_is_the_derivative():
     h = 1e-7
     from numerics.perceptron import alignment
 
-    num = (alignment([1.0, 0.0], flow + h * delta) - alignment([1.0, 0.0], flow - h * delta)) / (2 * h)
+    num = (alignment([1.0, 0.0], flow + h * delta)
+           - alignment([1.0, 0.0], flow - h * delta)) / (2 * h)
     assert np.allclose(dA, num, rtol=1e-6)
 
 

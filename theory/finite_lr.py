@@ -294,7 +294,8 @@ class StationaryExpansion:
     * :math:`\sum_{\text{3 placements}}\big[J_{kl}T_{ijl} + \tfrac12 H_{klm}Q_{ijlm}\big]
       + \sum_{\text{3 placements}}\big[\Sigma^*_{jk}\delta_{1,i} + \partial_lM_{2,jk}K_{1,il}\big]
       + M_{3,ijk} = 0` (the third moment of :math:`u + \eta f` equals that of :math:`u`);
-    * :math:`A + A^\top + \partial_kM_2\,\delta_{1,k} + \tfrac12\partial_k\partial_lM_2\,K_{1,kl} = 0`,
+    * :math:`A + A^\top + \partial_kM_2\,\delta_{1,k}
+      + \tfrac12\partial_k\partial_lM_2\,K_{1,kl} = 0`,
       :math:`A_{ij} = J_{jk}K_{2,ik} + \tfrac12H_{jkl}T_{ikl} + \tfrac16F^{(3)}_{jklm}Q_{iklm}`;
     * :math:`J\delta_2 + \tfrac12H{:}K_2 + \tfrac16F^{(3)}{:}T_2 + \tfrac1{24}F^{(4)}{:}Q = 0`.
     """
