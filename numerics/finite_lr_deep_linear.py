@@ -4,7 +4,8 @@ Gradient descent with step :math:`\Delta t` on a balanced decoupled mode steps, 
 the map :math:`c \leftarrow c + h\,g(c)`, :math:`g(c) = c^{D-1}(s - c^D)`, :math:`h =
 \Delta t/\tau` (:func:`numerics.deep_linear.euler_mode_map`; :func:`theory.deep_linear.layer_rate`).
 Its modified equation :math:`\dot c = g - \tfrac h2 g'g + O(h^2)` (Li, Tai & E 2017, the
-deterministic part; :func:`theory.finite_lr.mode_map_half_time`) gives the time from
+deterministic part; :func:`theory.finite_lr.mode_map_half_time`,
+:func:`theory.finite_lr_deep_linear.half_time_shift`) gives the time from
 :math:`u_0 = a_0` to half the target :math:`u = s/2`:
 
 .. math:: t_{1/2}(\Delta t) = t_{1/2}^{(0)} + \Delta t\,T_1 + O(\Delta t^2), \qquad
@@ -27,16 +28,16 @@ import numpy as np
 from numerics.checks import as_positive
 from numerics.compile import compile_scalar
 from numerics.deep_linear import euler_mode_map, mode_learning_time
-from theory.deep_linear import LAYER, SYMBOLS, check_depth, layer_rate
-from theory.finite_lr import mode_map_half_time
+from theory.deep_linear import SYMBOLS, check_depth
+from theory.finite_lr_deep_linear import half_time_shift
 
 __all__ = ["half_time_coefficients", "map_half_time", "relative_lag"]
 
 
 @lru_cache(maxsize=16)
 def _t1(depth: int):
-    mm = mode_map_half_time(layer_rate(depth), LAYER)
-    return compile_scalar(mm.T1, [mm.c0, mm.c1, SYMBOLS.s])
+    T1, c0, c1 = half_time_shift(depth)
+    return compile_scalar(T1, [c0, c1, SYMBOLS.s])
 
 
 def half_time_coefficients(s: float, tau: float, a0: float, depth: int) -> tuple[float, float]:

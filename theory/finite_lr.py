@@ -573,7 +573,7 @@ def _general_equations() -> list[Equation]:
                           r"\partial_k\partial_l F", ("J", "delta", "F", "Gamma"))),
                   Rel(Tex(r"\frac{d\Gamma}{dt}", ("Gamma", "t")),
                       Tex(r"J\Gamma + \Gamma J^\top + \Sigma(\bar w)", ("J", "Gamma", "Sigma"))),
-                  Rel(Tex(r"\frac{d}{d\eta}E[g(w)]\Big|_{\eta=0}", ("g", "eta")),
+                  Rel(Tex(r"\partial_\eta E[g(w)]\,|_{\eta=0}", ("g", "eta")),
                       Tex(r"\nabla g\cdot\delta + \frac{1}{2}\sum_{kl}\Gamma_{kl}\,"
                           r"\partial_k\partial_l g", ("g", "delta", "Gamma")))]),
         Equation(r"Stationary state at $F(w^*) = 0$, $u = w - w^*$, "
