@@ -77,6 +77,12 @@ PARAMS = {
                           "(RL, largest dim, figure and extra only)", gt=0, lt=0.1,
                           quick="1e-3,4e-3"),
     "scan_time": Float(2.0, "time of the bias-vs-eta scan", gt=0),
+    "stat_lams": FloatList("1.0", "L2 strengths lambda of the stationary check (flow-field "
+                           "setting: start at w = 0, per-replica time averages)", gt=0),
+    "stat_sigma": Float(2.0, "class noise sigma of the stationary check", gt=0),
+    "stat_replicas": Int(200, "independent learners per rule, lambda and learning rate in the "
+                         "stationary check", min=2, quick=100),
+    "window": Float(8.0, "stationary averaging window in time units", gt=0, quick=4.0),
     "w0_par": _W0_PAR, "w0_perp": _W0_PERP,
 }
 
@@ -137,7 +143,7 @@ def run_finite_lr_perceptron(config: RunConfig) -> ExperimentResult:
     dims, times, eta, R = list(p["dims"]), list(p["times"]), p["lr"], p["replicas"]
     sigma, wpar, wperp = p["sigma"], p["w0_par"], p["w0_perp"]
     n_dim = min(dims)
-    seeds = case_seeds(config.seed, len(RULES) * len(dims) + 1)
+    seeds = case_seeds(config.seed, len(RULES) * len(dims) + 2)
     comparisons, extra, cases = [], {"cases": {}}, {}
     k = 0
     for rule in RULES:
@@ -204,10 +210,75 @@ def run_finite_lr_perceptron(config: RunConfig) -> ExperimentResult:
             "norm2_sim": r["nm"].tolist(), "norm2_se": r["ns"].tolist(),
             "z_norm2_first_order_all_dims": zn2.tolist()}
         cases[rule] = r
+    comparisons += _stationary(p, seeds[-2], extra, config.progress)
     scan = _scan(p, seeds[-1], config.progress)
     extra["scan"] = scan
     return finish("finite-lr-perceptron", config, p, comparisons, extra,
                   plot=lambda out: _plot(p, cases, scan, out))
+
+
+def stationary_first_order(rule: str, dim: int, sigma: float, lam: float, t0: float,
+                           t1: float) -> tuple[float, float]:
+    r"""``(flow, delta)``: the time averages over ``[t0, t1]`` of :math:`\mu\cdot\bar w` and of
+    its O(eta) coefficient :math:`\mu\cdot\delta`, from w = 0 (trapezoid on 201 points; after
+    the burn-in both are at their fixed point up to the rest of the transient)."""
+    mu, _ = problem(dim, 0.0, 1.0)
+    red = ReducedPerceptronRule.isotropic(rule, mu, sigma, lr=1e-3, lam=lam)
+    t = np.linspace(t0, t1, 201)
+    fo = first_order_perceptron(FrameProblem.from_reduced(red), np.zeros(red.K),
+                                np.concatenate([[0.0], t]))
+    span = t1 - t0
+    return (float(np.trapezoid(fo.flow[1:, 0], t) / span),
+            float(np.trapezoid(fo.delta[1:, 0], t) / span))
+
+
+def _stationary(p: dict, seed, extra: dict, progress) -> list:
+    """Stationary mu.<w> at eta and eta/2 (per-replica time averages after a burn-in of
+    15/lambda) against the fixed point + eta mu.delta*, both rules, largest dim."""
+    dim, sigma, eta, R = max(p["dims"]), p["stat_sigma"], p["lr"], p["stat_replicas"]
+    mu, _ = problem(dim, 0.0, 1.0)
+    th, dl, m1, e1, m2, e2, labels = [], [], [], [], [], [], []
+    cases = [(r, lam) for r in RULES for lam in p["stat_lams"]]
+    for (rule, lam), ss in zip(cases, seed.spawn(len(cases))):
+        burn = 15.0 / lam
+        flow, delta = stationary_first_order(rule, dim, sigma, lam, burn, burn + p["window"])
+        out = []
+        for e, s in zip((eta, eta / 2), ss.spawn(2)):
+            red = ReducedPerceptronRule.isotropic(rule, mu, sigma, lr=e, lam=lam)
+            start = int(round(burn / e))
+            total = start + int(round(p["window"] / e))
+            ens = simulate_ensemble(red, red.reduce(np.zeros(dim)), total, replicas=R, seed=s,
+                                    record_steps=[total], average_from=start,
+                                    observable=lambda st: st[:, :1], names=("c0",),
+                                    progress=progress)
+            out.append((float(ens.time_average.mean[0]), float(ens.time_average.sem[0])))
+        th.append(flow)
+        dl.append(delta)
+        (a, b), (c, d) = out
+        m1.append(a)
+        e1.append(b)
+        m2.append(c)
+        e2.append(d)
+        labels.append(f"{rule.upper()}, lambda={lam:g}")
+    th, dl, m1, e1, m2, e2 = (np.array(v) for v in (th, dl, m1, e1, m2, e2))
+    sd = np.hypot(e1, e2)
+    where = "; points: " + ", ".join(labels)
+    extra["stationary"] = {"points": labels, "flow": th.tolist(), "delta": dl.tolist(),
+                           "sim_eta": m1.tolist(), "se_eta": e1.tolist(),
+                           "sim_half": m2.tolist(), "se_half": e2.tolist(),
+                           "z_flow_alone_at_eta": ((m1 - th) / e1).tolist(),
+                           "z_predicted_bias": (0.5 * eta * dl / sd).tolist()}
+    return [
+        compare(f"stationary mu.<w> at eta = {eta:g} vs fixed point + eta mu.delta*, N = {dim}",
+                th + eta * dl, m1, e1, x=np.arange(len(labels)),
+                note=f"per-replica time averages over [15/lambda, +{p['window']:g}] from w = 0; "
+                     f"sigma = {sigma:g}, {R} replicas; the flow alone: z = "
+                     f"{np.round((m1 - th) / e1, 2).tolist()}{where}"),
+        compare("stationary bias mu.<w>(eta) - mu.<w>(eta/2) vs predicted (eta/2) mu.delta*",
+                0.5 * eta * dl, m1 - m2, sd, x=np.arange(len(labels)),
+                note=f"predicted bias in standard errors: "
+                     f"{np.round(0.5 * eta * dl / sd, 2).tolist()}{where}"),
+    ]
 
 
 def _scan(p: dict, seed, progress) -> dict:
