@@ -36,3 +36,10 @@ def test_bad_parameters():
         _run({"fraction": 0.7})
     with pytest.raises(ValueError, match="lambdas"):
         _run({"lambdas": "1.0"})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["finite-lr-lms", "finite-lr-deep-linear"])
+@pytest.mark.parametrize("quick", [True, False])
+def test_default_runs_pass_at_seed_0(name, quick):
+    assert run_experiment(name, RunConfig(quick=quick, seed=0, figures=False)).passed
