@@ -31,6 +31,12 @@ Comparisons, per rule (SL, RL), Šidák over the points (dims x times):
    errors).  At N = 50 the :math:`O(\eta^2)` remainder of :math:`E|w|^2` is visible (about
    10% of the O(eta) part, :math:`\eta N\sigma^2 = 0.2`); it is reported, not judged.
 
+5. the stationary :math:`\mu\cdot\langle w\rangle` of the flow-field setting (start at
+   w = 0, weight decay :math:`\lambda`, per-replica time averages over a window after a
+   burn-in of :math:`15/\lambda`) against the flow's window average plus
+   :math:`\eta\,\mu\cdot\bar\delta` (the first-order system integrated to the window),
+   and its measured bias between :math:`\eta` and :math:`\eta/2`, both rules, largest dim.
+
 ``extra`` records the z of the zeroth-order theory (the flow alone) at :math:`\eta` (a theory
 without the correction fails: RL, N = 50 gives |z| > 10) and the z of the predicted bias
 itself.  A scan over learning rates (RL, largest dim, one time) measures where the first-order
@@ -136,7 +142,7 @@ def _grid_times(times, eta: float) -> np.ndarray:
     "finite learning rate, perceptron SL and RL (seed 002): the O(eta) bias of the mean "
     "alignment and of E|w|^2 predicted by the first-order (stochastic modified equation) "
     "theory, against simulations at eta and eta/2 (no extrapolation), with the Richardson "
-    "check beside it",
+    "check beside it; the stationary mu.<w> with weight decay likewise",
     PARAMS, _check)
 def run_finite_lr_perceptron(config: RunConfig) -> ExperimentResult:
     p = dict(config.params)
