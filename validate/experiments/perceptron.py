@@ -810,26 +810,34 @@ def run_digits(config: RunConfig) -> ExperimentResult:
              # at intermediate times over 30 seeds, ~0.01 at the end) far exceeds the test set's
              # sampling error, so a statistical test of it failed in 54 of 100 seeds
              "gaussian_model_accuracy_max_error": float(np.max(np.abs(acc_theory - acc_mean)))}
-    curves = (data.name, cs, w0, sim.times, acc_mean, acc_se, A, A_se, R)
+    curves = (data.name, cs, w0, sim.times, acc_mean, acc_se, A, A_se, R, train, acc_flow)
     return finish("perceptron-digits", config, p, comparisons, extra,
                   plot=lambda out: _plot_digits(p, curves, out))
 
 
 def _plot_digits(p, curves, out_dir) -> list[str]:
-    name, cs, w0, times, acc_mean, acc_se, A, A_se, R = curves
+    name, cs, w0, times, acc_mean, acc_se, A, A_se, R, train, acc_flow = curves
     fig, axes = new_figure(2, 1)
     td = np.geomspace(times[0], times[-1], 200)
     dense = mean_flow("sl", cs.mu_pos, cs.Sigma_pos, w0, td, p["lam"],
                       mu_neg=cs.mu_neg, Sigma_neg=cs.Sigma_neg).y.T
+    dense_data = dataset_mean_flow("sl", train.X, train.y, w0, td, p["lam"],
+                                   sigmoid=p["sigmoid"]).y.T
     theory_line(axes[0, 0], td, gaussian_accuracy(dense, cs.mu_pos, cs.Sigma_pos, cs.mu_neg,
                                                   cs.Sigma_neg, cs.p_pos),
-                color="C0", label="theory (Gaussian classes, mean flow)")
+                color="C0", label="Gaussian class model (paper), mean flow")
+    axes[0, 0].plot(times, acc_flow, color="C2", ls="--", marker="s", ms=3,
+                    label="data-averaged flow, same test set")
     simulation_points(axes[0, 0], times, acc_mean, acc_se, color="C1",
                       label=f"SGD on the data ({R} shuffles), test set")
     axes[0, 0].set(xscale="log", xlabel=r"time $t=\eta\times$updates",
-                   ylabel="test accuracy", title=name)
-    theory_line(axes[0, 1], td, alignment(cs.mu_pos, dense), color="C0", label="theory")
-    simulation_points(axes[0, 1], times, A, A_se, color="C1", label="SGD")
+                   ylabel="test accuracy (drawn, not tested)", title=name)
+    theory_line(axes[0, 1], td, alignment(cs.mu_pos, dense_data), color="C0",
+                label="data-averaged mean flow")
+    axes[0, 1].plot(td, alignment(cs.mu_pos, dense), color="C2", ls="--",
+                    label="Gaussian class model")
+    simulation_points(axes[0, 1], times, A, A_se, color="C1",
+                      label=r"SGD, $\eta\to0$ extrapolated")
     axes[0, 1].set(xscale="log", xlabel=r"time $t$",
                    ylabel=r"alignment of $\langle w\rangle$ with $\mu_{1}$")
     for ax in axes[0]:
