@@ -63,7 +63,8 @@ from theory.perceptron import (
 __all__ = [
     "mean_drift", "mean_drift_two_class", "mean_flow", "alignment", "alignment_time",
     "moment_flow", "MomentFlow", "asymptotic_norm", "reduced_rates", "anisotropic_covariance",
-    "fixed_point_eigenvalues", "mean_drift_sigmoid", "mean_flow_sigmoid",
+    "fixed_point_eigenvalues", "mean_drift_sigmoid", "mean_flow_sigmoid", "dataset_mean_drift",
+    "dataset_mean_flow",
 ]
 
 _K = float(K)
@@ -379,6 +380,50 @@ def mean_flow_sigmoid(rule: str, mu, sigma2: float, w0, t_eval, lam: float = 0.0
     return integrate(rhs, (0.0, t_end), w0, t_eval=t_eval if t_eval[-1] > 0 else None,
                      method="DOP853", rtol=rtol, atol=atol,
                      state_names=[f"w{i}" for i in range(mu.size)])
+
+
+def dataset_mean_drift(rule: str, w, X, y, lam: float = 0.0,
+                       sigmoid: str = "erf") -> np.ndarray:
+    r"""The drift of online learning on a finite data set, sampled uniformly:
+    :math:`\langle f\rangle(w) = \frac1n\sum_i G_{y_i}(w\cdot x_i)\,x_i - \lambda w`, with
+    :math:`G_y` the expected update factor of seed 002 eqs. (12)-(13) for a label y (RL: the
+    expectation over the policy's output), lambdified from
+    :func:`theory.perceptron.class_update_factor`.  No model of the class distributions:
+    this is the exact eta -> 0 limit of SGD on these data points (random reshuffling has the
+    same limit)."""
+    fns = _factor_fns(check_rule(rule), sigmoid)
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    w = np.asarray(w, dtype=float)
+    s = X @ w
+    vals = fns.func(s)
+    G = np.where(y > 0, np.broadcast_to(np.asarray(vals[0], dtype=float), s.shape),
+                 np.broadcast_to(np.asarray(vals[2], dtype=float), s.shape))
+    return G @ X / X.shape[0] - lam * w
+
+
+def dataset_mean_flow(rule: str, X, y, w0, t_eval, lam: float = 0.0, sigmoid: str = "erf",
+                      rtol: float = 1e-9, atol: float = 1e-11) -> Trajectory:
+    """Integrate :func:`dataset_mean_drift` from ``w0`` (same conventions as :func:`mean_flow`;
+    ``X`` (n, N) inputs, ``y`` (n,) labels +-1)."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[0] < 1:
+        raise ValueError(f"X must be a non-empty (n, N) array, got shape {X.shape}")
+    y = as_vector(y, "y", X.shape[0])
+    if not np.all(np.isin(y, (-1.0, 1.0))):
+        raise ValueError("y must hold labels +1 and -1")
+    w0 = as_vector(w0, "w0", X.shape[1])
+    lam = as_nonnegative(lam, "lam")
+    t_eval = _check_times(t_eval)
+
+    def rhs(t, w):
+        return dataset_mean_drift(rule, w, X, y, lam, sigmoid)
+
+    t_end = float(t_eval[-1]) if t_eval[-1] > 0 else 1e-12
+    with _single_thread_blas():
+        return integrate(rhs, (0.0, t_end), w0, t_eval=t_eval if t_eval[-1] > 0 else None,
+                         method="DOP853", rtol=rtol, atol=atol,
+                         state_names=[f"w{i}" for i in range(X.shape[1])])
 
 
 def _check_times(t_eval) -> np.ndarray:

@@ -145,7 +145,6 @@ def smoothing_latex() -> LatexModel:
     k_n, I_n, n_sym = sp.symbols("k_n I_n n", positive=True)
     inside = bump(x, 1, normalised=False).args[0][0]
     k1 = k1_bessel()
-    eps = sp.Symbol("epsilon", real=True)
     return LatexModel(
         title="Mollifiers and Gaussian smoothing",
         summary=(r"The bump mollifier of seed 003 and Gaussian smoothing "

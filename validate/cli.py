@@ -164,6 +164,13 @@ def _cmd_validate(args) -> int:
     from numerics.progress import set_quiet
     from validate.registry import RunConfig, resolve_params, run_experiment
 
+    if args.name == "rule":  # learndyn validate rule FILE.py:NAME (validate.rules)
+        from validate.rules import cli_validate_rule
+
+        return cli_validate_rule(args, _print_table)
+    if getattr(args, "target", None):
+        raise InputError(f"unexpected argument {args.target!r} (only 'learndyn validate rule "
+                         "FILE.py:NAME' takes a second argument)")
     if args.quiet:
         set_quiet(True)
     params = parse_params(args.param)
@@ -231,8 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --document: write it to FILE (a folder: FILE/MODEL.tex)")
     p.set_defaults(func=_cmd_latex)
 
-    p = sub.add_parser("validate", help="run an experiment: theory vs simulation with verdicts")
+    p = sub.add_parser("validate", help="run an experiment: theory vs simulation with verdicts "
+                                        "(or 'validate rule FILE.py:NAME': your own rule)")
     p.add_argument("name")
+    p.add_argument("target", nargs="?", default=None,
+                   help="with NAME 'rule': FILE.py:NAME, a LearningRule in your Python file")
     p.add_argument("--quick", action="store_true", help="fewer replicas/steps (about a minute)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed (integer >= 0)")
     p.add_argument("--out", default=None, help="output folder (default runs/NAME)")
