@@ -688,6 +688,9 @@ DIG_PARAMS = {
     "lam": Float(1.0, "L2 strength lambda", ge=0),
     "lr": Float(0.01, "SGD learning rate", gt=0, lt=1),
     "epochs": Int(20, "passes over the training set", min=1, quick=10),
+    # the (second-order corrected) alignment of the mean keeps a mean z of +0.26 over 100
+    # seeds with 10 and with 40 shuffles alike (failures inside the binomial range): not a
+    # finite-R effect; the alignment sits near 1 here, where the delta method degenerates
     "shuffles": Int(10, "independent shuffles (replicas)", min=2),
     "test_fraction": Float(0.3, "held-out fraction of the data", gt=0, lt=1),
     "split_seed": Int(-1, "seed of the train/test split (-1: drawn from the run's seed, so that "
