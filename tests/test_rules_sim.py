@@ -193,6 +193,7 @@ def test_non_psd_covariance_from_parameter_values_is_named():
     GeneratedRule(rule, {"a": 2.0}, lr=0.1)  # fine once the values make it PSD
 
 
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
 def test_a_non_finite_update_is_named():
     w, x = sp.Symbol("w", real=True), sp.Symbol("x", real=True)
     rule = LearningRule("inverse", [w], [x / w], Normal([x]))
