@@ -258,4 +258,6 @@ def plot_hh_training(sweep, runs, p, d, out_dir) -> list[str]:
                title=f"{win:g} ms window (one run each)")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    return save_figure(fig, out_dir, "estimators_hh_training")
+    return save_figure(fig, out_dir, "estimators_hh_training", caption=(
+        "Left: points with error bars of one standard error over the noise realisations; "
+        "dashed and dotted lines only join points (no theory). Right: single training runs."))
