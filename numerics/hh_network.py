@@ -63,7 +63,13 @@ def random_input_weights(n_in: int, n_hidden: int, seed=0, *, mean_current: floa
 @dataclass(frozen=True)
 class HHClassifier:
     """Two-layer HH classifier (module docstring).  ``window_ms``: simulated time = loss
-    window; ``gain``: :math:`\\beta`; ``noise``: sigma (uA cm^-2 ms^1/2)."""
+    window; ``gain``: :math:`\\beta`; ``noise``: sigma (uA cm^-2 ms^1/2).
+
+    Noise seeds: an ``int`` seed names one noise realisation, so repeated calls with the same
+    int share their noise (common random numbers, as a finite-difference or perturbation
+    estimate needs).  A ``numpy.random.SeedSequence`` is *spawned from* by every call and
+    NumPy advances it, so passing the same object twice gives fresh noise each time; draw an
+    int from it (``int(ss.generate_state(1)[0])``) to freeze the noise."""
 
     input_weights: np.ndarray
     n_out: int
