@@ -189,6 +189,16 @@ def _steps(duration_ms, dt) -> int:
     return steps
 
 
+
+def _loss_window_steps(loss_window, steps: int, dt: float) -> tuple[int, int]:
+    """The step indices ``(k0, k1)`` of ``loss_window = (t0, t1)`` in ms (None: the whole
+    run); ValueError unless ``0 <= t0 < t1 <= duration``."""
+    t0, t1 = (0.0, steps * dt) if loss_window is None else map(float, loss_window)
+    if not (0 <= t0 < t1 <= steps * dt + 1e-9):
+        raise ValueError(f"loss_window must satisfy 0 <= t0 < t1 <= duration_ms, got "
+                         f"{loss_window}")
+    return int(round(t0 / dt)), int(round(t1 / dt))
+
 def _check_dt(dt_ms, method: str, constants: HHConstants) -> float:
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -372,11 +382,7 @@ def simulate(current=0.0, *, weights=None, input_weights=None, inputs=None,
     rearm = float(rearm_mV)
     if not (np.isfinite(thr) and np.isfinite(rearm) and rearm < thr):
         raise ValueError(f"need finite rearm_mV < threshold_mV, got {rearm_mV}, {threshold_mV}")
-    t0, t1 = (0.0, steps * dt) if loss_window is None else map(float, loss_window)
-    if not (0 <= t0 < t1 <= steps * dt + 1e-9):
-        raise ValueError(f"loss_window must satisfy 0 <= t0 < t1 <= duration_ms, got "
-                         f"{loss_window}")
-    loss_k0, loss_k1 = int(round(t0 / dt)), int(round(t1 / dt))
+    loss_k0, loss_k1 = _loss_window_steps(loss_window, steps, dt)
     out_idx = np.arange(N) if output_neurons is None else np.atleast_1d(
         np.asarray(output_neurons, dtype=int))
     if out_idx.size == 0 or out_idx.min() < 0 or out_idx.max() >= N:

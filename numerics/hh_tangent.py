@@ -43,7 +43,7 @@ import numpy as np
 import sympy as sp
 
 from numerics.checks import as_int
-from numerics.hh import _check_dt, _seed_sequence, _steps
+from numerics.hh import _check_dt, _loss_window_steps, _seed_sequence, _steps
 from numerics.hh_codegen import numba_cell_source, share_exponentials
 from numerics.hh_kernel import cache_dir
 from numerics.hh_stability import rest_state
@@ -238,11 +238,7 @@ def tangent_simulate(current, weights, directions, *, duration_ms: float, dt_ms:
     sig = np.full(N, float(sig)) if sig.ndim == 0 else sig
     if sig.shape != (N,) or np.any(~np.isfinite(sig)) or np.any(sig < 0):
         raise ValueError(f"noise must be a finite scalar or (N,) array >= 0, got {noise!r}")
-    t0, t1 = (0.0, steps * dt) if loss_window is None else map(float, loss_window)
-    if not (0 <= t0 < t1 <= steps * dt + 1e-9):
-        raise ValueError(f"loss_window must satisfy 0 <= t0 < t1 <= duration_ms, got "
-                         f"{loss_window}")
-    loss_k0, loss_k1 = int(round(t0 / dt)), int(round(t1 / dt))
+    loss_k0, loss_k1 = _loss_window_steps(loss_window, steps, dt)
     has_noise = bool(np.any(sig > 0))
     G = (1 if common_noise else B) if has_noise else 0
     g_index = (np.zeros(B) if common_noise else np.arange(B)).astype(np.int64)

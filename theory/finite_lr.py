@@ -70,7 +70,7 @@ from functools import lru_cache
 import sympy as sp
 
 from theory.latex import Equation, LatexModel, Rel, Sym, Tex, register_latex
-from theory.moments import MomentSystem, covariance_symbols
+from theory.moments import MomentSystem, _as_column, covariance_symbols
 
 __all__ = [
     "ETA", "delta_symbols", "FiniteLrSystem", "derive_finite_lr", "from_moment_system",
@@ -88,18 +88,6 @@ def delta_symbols(n: int, name: str = "delta") -> tuple[sp.Symbol, ...]:
     return tuple(sp.Symbol(f"{name}_{i}", real=True) for i in range(n))
 
 
-def _column(m, n: int | None, what: str) -> sp.ImmutableMatrix:
-    m = sp.ImmutableMatrix(m)
-    if m.shape[1] != 1:
-        if m.shape[0] == 1:
-            m = m.T
-        else:
-            raise ValueError(f"{what} must be a column Matrix, got shape {m.shape}")
-    if n is not None and m.shape[0] != n:
-        raise ValueError(f"{what} has {m.shape[0]} rows but there are {n} weights")
-    return m
-
-
 def _hessian_contraction(F: sp.Matrix, w: sp.Matrix, G: sp.Matrix) -> sp.ImmutableMatrix:
     """:math:`\\sum_{kl} G_{kl}\\partial_k\\partial_l F_i` for each i."""
     n = len(w)
@@ -114,7 +102,7 @@ def modified_drift(drift, weights, eta: sp.Symbol = ETA) -> sp.ImmutableMatrix:
     r"""The drift :math:`F - \tfrac{\eta}{2}JF` of the stochastic modified equation
     (Li, Tai & E 2017/2019), derived by differentiating ``drift`` in ``weights``."""
     w = sp.Matrix(weights)
-    F = _column(drift, len(w), "drift")
+    F = _as_column(drift, len(w), "drift")
     J = F.jacobian(w)
     return sp.ImmutableMatrix(F - eta / 2 * J * F)
 
@@ -206,7 +194,7 @@ def derive_finite_lr(drift, weights, second_moment=None, *, update_cov=None,
     if len(set(weights)) != len(weights):
         raise ValueError("weights must be distinct symbols")
     n = len(weights)
-    F = _column(drift, n, "drift")
+    F = _as_column(drift, n, "drift")
     if (second_moment is None) == (update_cov is None):
         raise ValueError("give exactly one of second_moment <f f^T> and update_cov Sigma")
     if update_cov is None:

@@ -169,13 +169,17 @@ class MomentSystem:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 
-def _as_column(drift, n_hint: int | None = None) -> sp.ImmutableMatrix:
+def _as_column(drift, n_hint: int | None = None, what: str = "drift") -> sp.ImmutableMatrix:
+    """``drift`` as a column (a row is transposed); ValueError for any other shape and, with
+    ``n_hint``, for a row count other than the number of weights."""
     m = sp.ImmutableMatrix(drift)
     if m.shape[1] != 1:
         if m.shape[0] == 1:
             m = m.T
         else:
-            raise ValueError(f"drift must be a column Matrix, got shape {m.shape}")
+            raise ValueError(f"{what} must be a column Matrix, got shape {m.shape}")
+    if n_hint is not None and m.shape[0] != n_hint:
+        raise ValueError(f"{what} has {m.shape[0]} rows but there are {n_hint} weights")
     return m
 
 
