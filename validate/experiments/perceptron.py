@@ -688,10 +688,7 @@ DIG_PARAMS = {
     "lam": Float(1.0, "L2 strength lambda", ge=0),
     "lr": Float(0.01, "SGD learning rate", gt=0, lt=1),
     "epochs": Int(20, "passes over the training set", min=1, quick=10),
-    # the (second-order corrected) alignment of the mean keeps a mean z of +0.26 over 100
-    # seeds with 10 and with 40 shuffles alike (failures inside the binomial range); the
-    # estimate is unbiased (mean error within +-0.3 SE at every time over 40 seeds), but near
-    # an alignment of 1 error and SE are correlated (-0.6 to -0.8), shifting the mean z
+    # 10 shuffles, as the paper; 40 did not change the alignment's behaviour (see run_digits)
     "shuffles": Int(10, "independent shuffles (replicas)", min=2),
     "test_fraction": Float(0.3, "held-out fraction of the data", gt=0, lt=1),
     "split_seed": Int(-1, "seed of the train/test split (-1: drawn from the run's seed, so that "
@@ -797,9 +794,6 @@ def run_digits(config: RunConfig) -> ExperimentResult:
                 "data-averaged mean flow", Wd @ mu_dir, proj, proj_se, x=sim.times, dof=dof,
                 note=f"{R} shuffles at eta and eta/2, extrapolated (Richardson); Sidak 99% with "
                      f"Student t ({dof} dof)"),
-        compare("alignment of <w> with the digit-1 mean (Fig 5C): SGD (eta -> 0) vs the "
-                "data-averaged mean flow", alignment(cs.mu_pos, Wd), A, A_se, x=sim.times,
-                dof=dof, note="delta-method SE of the alignment of the extrapolated mean"),
         tolerance_check("Gaussian class model (paper) vs the data-averaged flow: mu1_hat . w",
                         Wd @ mu_dir, W @ mu_dir, rtol=0.01, atol=1e-3, x=sim.times,
                         note="model error of the Gaussian class model on these digits"),
@@ -813,7 +807,14 @@ def run_digits(config: RunConfig) -> ExperimentResult:
              # on Gaussian classes, and on these digits its error along the curve (up to ~0.15
              # at intermediate times over 30 seeds, ~0.01 at the end) far exceeds the test set's
              # sampling error, so a statistical test of it failed in 54 of 100 seeds
-             "gaussian_model_accuracy_max_error": float(np.max(np.abs(acc_theory - acc_mean)))}
+             "gaussian_model_accuracy_max_error": float(np.max(np.abs(acc_theory - acc_mean))),
+             # the alignment (Fig 5C) is drawn, not tested: it stays within 3e-4 of 1 here, where
+             # the plug-in estimate of the alignment of a mean is biased (-1.4 SE over 100 seeds)
+             # and its second-order correction makes heavy tails (4/100 failures, |z| up to 7.7
+             # at a single seed: the correction's own noise is outside the delta-method SE);
+             # the projection on the digit-1 mean carries the same information linearly
+             "alignment_sim_minus_flow": (A - alignment(cs.mu_pos, Wd)).tolist(),
+             "alignment_se": A_se.tolist()}
     curves = (data.name, cs, w0, sim.times, acc_mean, acc_se, A, A_se, R, train, acc_flow)
     return finish("perceptron-digits", config, p, comparisons, extra,
                   plot=lambda out: _plot_digits(p, curves, out))
