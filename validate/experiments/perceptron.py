@@ -844,7 +844,7 @@ def _plot_digits(p, curves, out_dir) -> list[str]:
     simulation_points(axes[0, 1], times, A, A_se, color="C1",
                       label=r"SGD, $\eta\to0$ extrapolated")
     axes[0, 1].set(xscale="log", xlabel=r"time $t$",
-                   ylabel=r"alignment of $\langle w\rangle$ with $\mu_{1}$")
+                   ylabel=r"alignment of $\langle w\rangle$ with $\mu_{1}$ (drawn)")
     for ax in axes[0]:
         ax.legend(fontsize="small")
     fig.tight_layout()
