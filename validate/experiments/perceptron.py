@@ -815,14 +815,15 @@ def run_digits(config: RunConfig) -> ExperimentResult:
              # the projection on the digit-1 mean carries the same information linearly
              "alignment_sim_minus_flow": (A - alignment(cs.mu_pos, Wd)).tolist(),
              "alignment_se": A_se.tolist()}
-    curves = (data.name, cs, w0, sim.times, acc_mean, acc_se, A, A_se, R, train, acc_flow)
+    curves = (data.name, cs, w0, sim.times, acc_mean, acc_se, A, A_se, R, train, acc_flow,
+              proj, proj_se)
     return finish("perceptron-digits", config, p, comparisons, extra,
                   plot=lambda out: _plot_digits(p, curves, out))
 
 
 def _plot_digits(p, curves, out_dir) -> list[str]:
-    name, cs, w0, times, acc_mean, acc_se, A, A_se, R, train, acc_flow = curves
-    fig, axes = new_figure(2, 1)
+    name, cs, w0, times, acc_mean, acc_se, A, A_se, R, train, acc_flow, proj, proj_se = curves
+    fig, axes = new_figure(3, 1)
     td = np.geomspace(times[0], times[-1], 200)
     dense = mean_flow("sl", cs.mu_pos, cs.Sigma_pos, w0, td, p["lam"],
                       mu_neg=cs.mu_neg, Sigma_neg=cs.Sigma_neg).y.T
@@ -837,13 +838,20 @@ def _plot_digits(p, curves, out_dir) -> list[str]:
                       label=f"SGD on the data ({R} shuffles), test set")
     axes[0, 0].set(xscale="log", xlabel=r"time $t=\eta\times$updates",
                    ylabel="test accuracy (drawn, not tested)", title=name)
-    theory_line(axes[0, 1], td, alignment(cs.mu_pos, dense_data), color="C0",
-                label="data-averaged mean flow")
-    axes[0, 1].plot(td, alignment(cs.mu_pos, dense), color="C2", ls="--",
-                    label="Gaussian class model")
-    simulation_points(axes[0, 1], times, A, A_se, color="C1",
+    mu_dir = cs.mu_pos / np.linalg.norm(cs.mu_pos)
+    theory_line(axes[0, 1], td, dense_data @ mu_dir, color="C0", label="data-averaged mean flow")
+    axes[0, 1].plot(td, dense @ mu_dir, color="C2", ls="--", label="Gaussian class model")
+    simulation_points(axes[0, 1], times, proj, proj_se, color="C1",
                       label=r"SGD, $\eta\to0$ extrapolated")
     axes[0, 1].set(xscale="log", xlabel=r"time $t$",
+                   ylabel=r"$\hat\mu_1\cdot\langle w\rangle$ (tested)")
+    theory_line(axes[0, 2], td, alignment(cs.mu_pos, dense_data), color="C0",
+                label="data-averaged mean flow")
+    axes[0, 2].plot(td, alignment(cs.mu_pos, dense), color="C2", ls="--",
+                    label="Gaussian class model")
+    simulation_points(axes[0, 2], times, A, A_se, color="C1",
+                      label=r"SGD, $\eta\to0$ extrapolated")
+    axes[0, 2].set(xscale="log", xlabel=r"time $t$",
                    ylabel=r"alignment of $\langle w\rangle$ with $\mu_{1}$ (drawn)")
     for ax in axes[0]:
         ax.legend(fontsize="small")
