@@ -277,3 +277,21 @@ def test_logistic_learning_curves_quick(tmp_path):
     me = res.extra["model_error_erf_theory"]
     assert me["sl_sigma0.1"]["erf_theory_vs_sim_max_abs_z"] > 10
     assert 3e-4 < me["sl_sigma0.1"]["erf_vs_logistic_flow_max_abs_diff"] < 1e-2
+
+
+def test_digits_rejects_a_doubled_data_flow(monkeypatch):
+    """The statistical check (projection on the digit-1 mean) fails when the data-averaged
+    flow's drift is doubled (the same flow run at 2t)."""
+    pytest.importorskip("sklearn")
+    import validate.experiments.perceptron as mod
+
+    real = mod.dataset_mean_flow
+
+    def doubled(rule, X, y, w0, t_eval, *args, **kw):
+        traj = real(rule, X, y, w0, 2 * np.asarray(t_eval, dtype=float), *args, **kw)
+        return traj
+
+    monkeypatch.setattr(mod, "dataset_mean_flow", doubled)
+    res = run_experiment("perceptron-digits", RunConfig(quick=True, seed=0, figures=False))
+    proj = [c for c in res.comparisons if c.name.startswith("mu1_hat")][0]
+    assert not proj.passed and proj.max_abs_z > proj.bound
