@@ -6,7 +6,7 @@ about :math:`\ell K` of :math:`K` independent seeds.  :func:`calibrate` runs the
 over ``seeds`` seeds through the sweep machinery (:mod:`validate.sweep`: resumable, any
 executor, Dask included) and reports, per comparison,
 
-* the number of failures with the two-sided 99% binomial acceptance interval of
+* the number of failures with the two-sided binomial acceptance interval of
   :math:`\mathrm{Bin}(K, \ell)`: *calibrated* inside it, *too many failures* above it (the
   verdict is not to be trusted), *conservative* below it;
 * the measured failure rate with its Clopper–Pearson 99% interval;
@@ -19,6 +19,16 @@ and for the experiment as a whole the rate of runs with any failed comparison ag
 Šidák-combined level :math:`1 - \prod_i (1 - \ell_i)`.  Tolerance checks (deterministic, no
 nominal level; :func:`validate.compare.tolerance_check`) are listed with their pass rate and
 are not counted as statistical tests.
+
+**The verdict is itself a test, at 99% for the experiment as a whole.**  An experiment with m
+statistical comparisons is judged by m + 1 binomial tests (each comparison, and the runs with
+any failure).  Were each held at 99%, a perfectly calibrated experiment with ten comparisons
+would be called NOT CALIBRATED in about one calibration of twenty, and a table of forty
+experiments would always show some.  So each of the m + 1 intervals is held at the Šidák
+confidence :math:`0.99^{1/(m+1)}` (:func:`family_confidence`): the probability that a
+calibrated experiment passes is at least 99% when the tests are independent, and at least
+:math:`1 - (m+1)(1 - 0.99^{1/(m+1)}) \approx 99\%` by Bonferroni when they are not.  With
+m = 1 and 100 seeds at a 1% level the interval is 0..5 failures instead of 0..4.
 """
 
 from __future__ import annotations
@@ -36,6 +46,14 @@ __all__ = ["ComparisonCalibration", "Calibration", "calibrate", "acceptance_inte
            "clopper_pearson", "summarize_points"]
 
 CONFIDENCE = 0.99
+
+
+def family_confidence(tests: int, confidence: float = CONFIDENCE) -> float:
+    """Per-test confidence :math:`c^{1/m}` that holds ``tests`` binomial tests at family
+    confidence ``confidence`` (Šidák)."""
+    if tests < 1:
+        raise ValueError(f"tests must be >= 1, got {tests}")
+    return float(confidence ** (1.0 / tests))
 
 
 def acceptance_interval(k: int, level: float, confidence: float = CONFIDENCE) -> tuple[int, int]:
@@ -119,6 +137,7 @@ class Calibration:
     combined_level: float
     combined_accept: tuple[int, int]
     errors: int
+    test_confidence: float = CONFIDENCE
     out_dir: Path | None = None
     figures: tuple[str, ...] = ()
 
@@ -136,6 +155,7 @@ class Calibration:
                 "combined_level": self.combined_level,
                 "combined_acceptance_interval": list(self.combined_accept),
                 "passed": self.passed, "confidence": CONFIDENCE,
+                "test_confidence": self.test_confidence,
                 "comparisons": [c.to_dict() for c in self.comparisons],
                 "figures": list(self.figures)}
 
@@ -168,6 +188,8 @@ def summarize_points(experiment: str, records: list[dict], *, quick: bool, seeds
         any_fail += failed
     cals = []
     levels = []
+    n_stat = sum(1 for e in by_name.values() if e["kind"] != "tolerance" and e["level"])
+    conf = family_confidence(n_stat + 1) if n_stat else CONFIDENCE
     for name, e in by_name.items():
         runs = len(e["passed"])
         fails = runs - sum(e["passed"])
@@ -181,14 +203,14 @@ def summarize_points(experiment: str, records: list[dict], *, quick: bool, seeds
         levels.append(level)
         sm = np.asarray(e["seed_mean"])
         cals.append(ComparisonCalibration(
-            name, "statistical", runs, fails, level, acceptance_interval(runs, level),
+            name, "statistical", runs, fails, level, acceptance_interval(runs, level, conf),
             clopper_pearson(fails, runs), float(sm.mean()) if sm.size else None,
             float(sm.std(ddof=1) / math.sqrt(sm.size)) if sm.size > 1 else None,
             float(zall.std(ddof=1)) if zall.size > 1 else None, int(zall.size), z=zall))
     combined = float(-np.expm1(np.sum(np.log1p(-np.asarray(levels))))) if levels else 0.0
     return Calibration(experiment, quick, seeds, dict(params), tuple(cals), len(ok), any_fail,
-                       combined, acceptance_interval(max(len(ok), 1), combined) if levels
-                       else (0, 0), errors)
+                       combined, acceptance_interval(max(len(ok), 1), combined, conf) if levels
+                       else (0, 0), errors, conf)
 
 
 def calibrate(name: str, seeds: int = 100, *, quick: bool = False,

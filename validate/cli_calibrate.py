@@ -16,7 +16,8 @@ def print_calibration(cal) -> None:
     """The calibration table: per comparison failures vs the nominal level, mean z."""
     print(f"calibration of {cal.experiment}{' (quick)' if cal.quick else ''}: {cal.runs} seeds"
           + (f", {cal.errors} raised" if cal.errors else ""))
-    rows = [("comparison", "fails", "rate", "nominal", "99% accept", "mean z (SE)", "sd z",
+    rows = [("comparison", "fails", "rate", "nominal",
+             f"{100 * cal.test_confidence:.3g}% accept", "mean z (SE)", "sd z",
              "verdict")]
     for c in cal.comparisons:
         if c.kind == "tolerance":
@@ -35,7 +36,9 @@ def print_calibration(cal) -> None:
     lo, hi = cal.combined_accept
     print(f"\nany comparison failed: {cal.any_failures}/{cal.runs} runs "
           f"({cal.any_failures / max(cal.runs, 1):.1%}); Sidak-combined nominal level "
-          f"{cal.combined_level:.2%}, 99% acceptance {lo}..{hi} runs")
+          f"{cal.combined_level:.2%}, acceptance {lo}..{hi} runs\n"
+          f"each interval at {100 * cal.test_confidence:.3g}%: 99% for the experiment's "
+          f"{sum(c.kind == 'statistical' for c in cal.comparisons) + 1} tests together (Sidak)")
     print(f"{'CALIBRATED' if cal.passed else 'NOT CALIBRATED'}; report: "
           f"{cal.out_dir / 'calibration.json' if cal.out_dir else '-'}")
     for f in cal.figures:
