@@ -83,6 +83,12 @@ def test_validate_run_report(tmp_path, capsys):
     assert "agree" in md and "None" not in md
     assert "Reproduce: `learndyn validate lms --seed 0 --quick --param replicas=40" in md
     assert "![lms](lms.png)" in md and "learndyn validate lms --seed 0" in md
+    import json
+    import re
+
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert rep["elapsed_s"] > 0 and rep["cpu_count"] >= 1
+    assert re.search(r"Wall time: \d+\.\d s on a machine with \d+ cores", md)
 
 
 def test_figures_gallery_png_and_pdf(tmp_path, capsys, monkeypatch):

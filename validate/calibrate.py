@@ -138,6 +138,7 @@ class Calibration:
     combined_accept: tuple[int, int]
     errors: int
     test_confidence: float = CONFIDENCE
+    seconds_per_seed: float | None = None
     out_dir: Path | None = None
     figures: tuple[str, ...] = ()
 
@@ -156,6 +157,7 @@ class Calibration:
                 "combined_acceptance_interval": list(self.combined_accept),
                 "passed": self.passed, "confidence": CONFIDENCE,
                 "test_confidence": self.test_confidence,
+                "seconds_per_seed": self.seconds_per_seed,
                 "comparisons": [c.to_dict() for c in self.comparisons],
                 "figures": list(self.figures)}
 
@@ -208,9 +210,11 @@ def summarize_points(experiment: str, records: list[dict], *, quick: bool, seeds
             float(sm.std(ddof=1) / math.sqrt(sm.size)) if sm.size > 1 else None,
             float(zall.std(ddof=1)) if zall.size > 1 else None, int(zall.size), z=zall))
     combined = float(-np.expm1(np.sum(np.log1p(-np.asarray(levels))))) if levels else 0.0
+    times = [float(r["elapsed_s"]) for r in ok if isinstance(r.get("elapsed_s"), (int, float))]
     return Calibration(experiment, quick, seeds, dict(params), tuple(cals), len(ok), any_fail,
                        combined, acceptance_interval(max(len(ok), 1), combined, conf) if levels
-                       else (0, 0), errors, conf)
+                       else (0, 0), errors, conf,
+                       float(np.mean(times)) if times else None)
 
 
 def calibrate(name: str, seeds: int = 100, *, quick: bool = False,

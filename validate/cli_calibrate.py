@@ -15,7 +15,8 @@ __all__ = ["add_command", "print_calibration"]
 def print_calibration(cal) -> None:
     """The calibration table: per comparison failures vs the nominal level, mean z."""
     print(f"calibration of {cal.experiment}{' (quick)' if cal.quick else ''}: {cal.runs} seeds"
-          + (f", {cal.errors} raised" if cal.errors else ""))
+          + (f", {cal.errors} raised" if cal.errors else "")
+          + (f", {cal.seconds_per_seed:.1f} s per seed" if cal.seconds_per_seed else ""))
     rows = [("comparison", "fails", "rate", "nominal",
              f"{100 * cal.test_confidence:.3g}% accept", "mean z (SE)", "sd z",
              "verdict")]

@@ -194,6 +194,10 @@ def render_run_report(folder: str | Path) -> str:
         lines += ["## Versions", "", ", ".join(f"{k} {v}" for k, v in vers.items()), ""]
     if rep.get("git_commit"):
         lines += [f"learndyn commit: `{rep['git_commit']}`", ""]
+    if isinstance(rep.get("elapsed_s"), (int, float)):
+        cores = rep.get("cpu_count")
+        lines += [f"Wall time: {rep['elapsed_s']:.1f} s"
+                  + (f" on a machine with {cores} cores" if cores else ""), ""]
     command = rep.get("command") or (f"learndyn validate {name} --seed {rep['seed']}"
                                      + (" --quick" if rep.get("quick") else ""))
     lines += [f"Reproduce: `{command}`", ""]

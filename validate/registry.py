@@ -12,7 +12,9 @@ parameter and its allowed range), so ``config.params`` inside ``run`` is complet
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +71,8 @@ class ExperimentResult:
         return {"experiment": self.experiment, "passed": self.passed,
                 "comparisons": [c.summary() for c in self.comparisons], "seed": self.seed,
                 "quick": bool(run.get("quick", False)), "command": run.get("command"),
-                "git_commit": run.get("git_commit"), "versions": versions(),
+                "git_commit": run.get("git_commit"), "elapsed_s": run.get("elapsed_s"),
+                "cpu_count": run.get("cpu_count"), "versions": versions(),
                 "params": _plain(self.params), "overrides": _plain(run.get("overrides", {})),
                 "figures": list(self.figures), "extra": dict(self.extra)}
 
@@ -177,12 +180,15 @@ def run_experiment(name: str, config: RunConfig | None = None) -> ExperimentResu
         raise ParameterError(f"seed must be an integer >= 0, got {config.seed!r}")
     params = resolve_params(name, config.params, config.quick)
     exp = get_experiment(name)
+    started = time.perf_counter()
     result = exp.run(replace(config, params=MappingProxyType(params)))
+    elapsed = time.perf_counter() - started
     from validate.report import git_commit
 
     run = {"quick": bool(config.quick), "overrides": dict(config.params),
            "command": reproduce_command(name, config.seed, config.quick, config.params),
-           "git_commit": git_commit()}
+           "git_commit": git_commit(), "elapsed_s": round(elapsed, 3),
+           "cpu_count": os.cpu_count()}
     result = replace(result, run=run)
     if config.out_dir is not None:
         from validate.report import write_report

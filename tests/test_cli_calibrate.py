@@ -1,0 +1,40 @@
+"""``learndyn calibrate`` end to end on a tiny LMS run: the table, calibration.json, the
+figure, resuming, and the family-wise (Šidák) acceptance intervals."""
+
+from __future__ import annotations
+
+import json
+
+from validate.calibrate import family_confidence
+from validate.cli import main
+
+LMS_SMALL = ["--param", "replicas=40", "--param", "window_factor=1.0", "--param",
+             "fractions=0.5", "--param", "points=6"]
+
+
+def test_cli_calibrate_small(tmp_path, capsys):
+    out = tmp_path / "cal"
+    args = ["calibrate", "lms", "--quick", "--seeds", "3", *LMS_SMALL, "--executor", "serial",
+            "--out", str(out), "--quiet"]
+    code = main(args)
+    text = capsys.readouterr().out
+    assert code in (0, 1)  # 3 seeds decide nothing; the machinery is what is tested
+    assert "calibration of lms (quick): 3 seeds" in text and "s per seed" in text
+    assert "tests together (Sidak)" in text
+    cal = json.loads((out / "calibration.json").read_text())
+    stat = [c for c in cal["comparisons"] if c["kind"] == "statistical"]
+    assert stat and cal["runs"] == 3 and cal["seconds_per_seed"] > 0
+    assert cal["test_confidence"] == family_confidence(len(stat) + 1)
+    assert all(c["acceptance_interval"][0] == 0 for c in stat)
+    assert (out / "calibration.png").stat().st_size > 10_000
+    # resuming computes nothing new and gives the same numbers
+    assert main(args) == code
+    again = json.loads((out / "calibration.json").read_text())
+    assert again["comparisons"] == cal["comparisons"]
+
+
+def test_cli_calibrate_bad_input_is_one_line(tmp_path, capsys):
+    assert main(["calibrate", "lms", "--seeds", "1", "--out", str(tmp_path / "c")]) == 2
+    assert main(["calibrate", "lms", "--param", "dim=0", "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "seeds" in err and "dim" in err
