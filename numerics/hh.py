@@ -54,7 +54,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from numerics.checks import as_int, as_positive
+from numerics.checks import as_int, as_positive, as_seed_sequence
 from numerics.hh_codegen import numpy_cell
 from numerics.hh_stability import rest_state, rk4_dt_limit
 from numerics.integrate import DivergenceError
@@ -244,14 +244,6 @@ def _neurons(current, weights, input_weights) -> int:
     return int(c.shape[-1]) if c.ndim >= 1 else 1
 
 
-def _seed_sequence(seed) -> np.random.SeedSequence:
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
-        return np.random.SeedSequence(int(seed))
-    raise TypeError(f"seed must be a non-negative int or numpy.random.SeedSequence, got {seed!r}")
-
-
 # ----------------------------------------------------------------------------- NumPy backend
 
 def _numpy_block(cell, method, dt, k0, K, Y, armed, counts, p_index, g_index, current, W, W_in,
@@ -394,7 +386,7 @@ def simulate(current=0.0, *, weights=None, input_weights=None, inputs=None,
     G = (R if common_noise else B) if has_noise else 0
     g_index = (np.tile(np.arange(R), P) if common_noise else np.arange(B)).astype(np.int64)
     gens = [np.random.Generator(np.random.PCG64(c))
-            for c in _seed_sequence(seed).spawn(G)] if has_noise else []
+            for c in as_seed_sequence(seed).spawn(G)] if has_noise else []
 
     y0 = rest_state(constants) if initial is None else np.asarray(initial, dtype=float)
     if y0.shape == (5,):

@@ -42,8 +42,8 @@ from importlib import resources
 import numpy as np
 import sympy as sp
 
-from numerics.checks import as_int
-from numerics.hh import _check_dt, _loss_window_steps, _seed_sequence, _steps
+from numerics.checks import as_int, as_seed_sequence
+from numerics.hh import _check_dt, _loss_window_steps, _steps
 from numerics.hh_codegen import numba_cell_source, share_exponentials
 from numerics.hh_kernel import cache_dir
 from numerics.hh_stability import rest_state
@@ -242,7 +242,7 @@ def tangent_simulate(current, weights, directions, *, duration_ms: float, dt_ms:
     has_noise = bool(np.any(sig > 0))
     G = (1 if common_noise else B) if has_noise else 0
     g_index = (np.zeros(B) if common_noise else np.arange(B)).astype(np.int64)
-    gens = [np.random.Generator(np.random.PCG64(c)) for c in _seed_sequence(seed).spawn(G)]
+    gens = [np.random.Generator(np.random.PCG64(c)) for c in as_seed_sequence(seed).spawn(G)]
     # forward CSR of the weights
     w_ptr = np.zeros(N + 1, np.int64)
     w_idx, w_val = [], []

@@ -24,7 +24,7 @@ import numpy as np
 
 from numerics.cerebellum.moments import OnlineRule
 from numerics.cerebellum.task import CerebellarTask
-from numerics.checks import as_int
+from numerics.checks import as_int, as_seed_sequence
 from numerics.integrate import DivergenceError
 from numerics.progress import progress_bar
 
@@ -87,14 +87,6 @@ class OnlineLearningEnsemble:
                 "updates": self.updates.tolist(), "mean": self.mean.tolist(),
                 "sem": self.sem.tolist(), "replicas": self.replicas,
                 "seed_entropy": self.seed_entropy}
-
-
-def _seed_sequence(seed) -> np.random.SeedSequence:
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
-        return np.random.SeedSequence(int(seed))
-    raise TypeError(f"seed must be a non-negative int or numpy.random.SeedSequence, got {seed!r}")
 
 
 def _check_nested(tasks: Sequence[CerebellarTask]) -> CerebellarTask:
@@ -195,7 +187,7 @@ def simulate_online_learning(
     snr = np.repeat([c.rule.snr for c in configs], R)
     sigma = np.repeat([c.rule.noise_std for c in configs], R)
     mask = (np.arange(Nmax)[None, :] < Nrow[:, None]).astype(float)
-    ss = _seed_sequence(seed)
+    ss = as_seed_sequence(seed)
     gens = [[np.random.Generator(np.random.PCG64(s)) for s in cs.spawn(R)]
             for cs in ss.spawn(C)]
 

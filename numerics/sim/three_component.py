@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerics.checks import as_int
+from numerics.checks import as_int, as_seed_sequence
 from numerics.integrate import DivergenceError
 from numerics.progress import progress_bar
 from numerics.sim.students import exact_trace, hutchinson_trace
@@ -139,14 +139,6 @@ class CycleEnsemble:
                 "loss_mean": self.loss.mean(1).tolist(), "loss_sem": _sem(self.loss).tolist(),
                 "k_mean": self.k.mean(1).tolist(), "k_sem": _sem(self.k).tolist(),
                 "record_cycles": self.record_cycles.tolist()}
-
-
-def _seed_sequence(seed) -> np.random.SeedSequence:
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
-        return np.random.SeedSequence(int(seed))
-    raise TypeError(f"seed must be a non-negative int or numpy.random.SeedSequence, got {seed!r}")
 
 
 def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -299,7 +291,7 @@ def simulate_cycles(model, w0, cycles: int, plasticity: Plasticity, *, runs: int
     run, from a separate random stream) or ``"none"`` (not recorded).
     """
     runs = as_int(runs, "runs", 1)
-    ss = _seed_sequence(seed)
+    ss = as_seed_sequence(seed)
     return _run(model, w0, cycles, plasticity, ss.spawn(runs), int(ss.entropy),
                 record_cycles, trace, probes, literal, progress)
 
@@ -427,7 +419,7 @@ def sample_k(model, w, plasticity: Plasticity, draws: int, *, seed=0, chunk: int
     w = np.asarray(w, dtype=float).reshape(1, m)
     if chunk is None:
         chunk = int(max(1, min(draws, 4_000_000 // max(m, 1))))
-    children = _seed_sequence(seed).spawn(draws)
+    children = as_seed_sequence(seed).spawn(draws)
     ks, k2 = np.empty(draws), np.empty(draws)
     for s in range(0, draws, chunk):
         kids = children[s:s + chunk]
