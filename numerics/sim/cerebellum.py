@@ -27,6 +27,7 @@ from numerics.cerebellum.task import CerebellarTask
 from numerics.checks import as_int, as_seed_sequence
 from numerics.integrate import DivergenceError
 from numerics.progress import progress_bar
+from numerics.stats import replica_sem
 
 __all__ = ["LearningConfig", "OnlineLearningEnsemble", "simulate_online_learning"]
 
@@ -65,10 +66,7 @@ class OnlineLearningEnsemble:
 
     @property
     def sem(self) -> np.ndarray:
-        R = self.replicas
-        if R < 2:
-            return np.full(self.mean.shape, np.nan)
-        return self.losses.std(axis=1, ddof=1) / np.sqrt(R)
+        return replica_sem(self.losses, axis=1)
 
     def time_average(self, start: int, stop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per-replica averages of the loss over recorded updates in ``[start, stop]``,
@@ -78,9 +76,7 @@ class OnlineLearningEnsemble:
         if not sel.any():
             raise ValueError(f"no recorded update in [{start}, {stop}]")
         per = self.losses[:, :, sel].mean(axis=2)
-        sem = per.std(axis=1, ddof=1) / np.sqrt(self.replicas) if self.replicas > 1 else \
-            np.full(per.shape[0], np.nan)
-        return per.mean(axis=1), sem
+        return per.mean(axis=1), replica_sem(per, axis=1)
 
     def to_dict(self) -> dict:
         return {"configs": [c.to_dict() for c in self.configs],

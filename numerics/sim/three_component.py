@@ -40,6 +40,7 @@ from numerics.checks import as_int, as_seed_sequence
 from numerics.integrate import DivergenceError
 from numerics.progress import progress_bar
 from numerics.sim.students import exact_trace, hutchinson_trace
+from numerics.stats import replica_sem
 
 __all__ = ["Plasticity", "CycleEnsemble", "DrawSample", "simulate_cycles", "sample_k",
            "BLOCK_ELEMENTS"]
@@ -83,12 +84,6 @@ class Plasticity:
     def to_dict(self) -> dict:
         return {"gamma1": self.gamma1, "gamma2": self.gamma2, "gamma3": self.gamma3,
                 "T": self.T, "persistence": self.persistence}
-
-
-def _sem(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    n = x.shape[axis]
-    return x.std(axis=axis, ddof=1) / np.sqrt(n) if n > 1 else np.full(
-        np.delete(x.shape, axis), np.nan)
 
 
 @dataclass(frozen=True)
@@ -136,8 +131,9 @@ class CycleEnsemble:
         return {"N": self.N, "relevant_dim": self.relevant_dim,
                 "plasticity": self.plasticity.to_dict(), "runs": self.runs,
                 "cycles": self.cycles, "seed_entropy": self.seed_entropy,
-                "loss_mean": self.loss.mean(1).tolist(), "loss_sem": _sem(self.loss).tolist(),
-                "k_mean": self.k.mean(1).tolist(), "k_sem": _sem(self.k).tolist(),
+                "loss_mean": self.loss.mean(1).tolist(),
+                "loss_sem": replica_sem(self.loss).tolist(),
+                "k_mean": self.k.mean(1).tolist(), "k_sem": replica_sem(self.k).tolist(),
                 "record_cycles": self.record_cycles.tolist()}
 
 
@@ -397,7 +393,7 @@ class DrawSample:
 
     def to_dict(self) -> dict:
         return {"draws": int(self.k.size), "k_mean": float(self.k.mean()),
-                "k_sem": float(_sem(self.k)), "loss": self.loss, "grad_norm": self.grad_norm,
+                "k_sem": float(replica_sem(self.k)), "loss": self.loss, "grad_norm": self.grad_norm,
                 "curv_grad": self.curv_grad, "trace_hess": self.trace_hess,
                 "trace_hess_sq": self.trace_hess_sq, "curv_grad_sq": self.curv_grad_sq}
 
