@@ -30,14 +30,9 @@ the pathwise gradient of one noisy trial becomes heavy-tailed: it no longer says
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import inspect
-import os
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 import sympy as sp
@@ -45,7 +40,7 @@ import sympy as sp
 from numerics.checks import as_int, as_seed_sequence
 from numerics.hh import _check_dt, _loss_window_steps, _steps
 from numerics.hh_codegen import numba_cell_source, share_exponentials
-from numerics.hh_kernel import cache_dir
+from numerics.hh_kernel import load_kernel_module, split_template
 from numerics.hh_stability import rest_state
 from numerics.integrate import DivergenceError
 from theory import hh as th
@@ -53,7 +48,6 @@ from theory import hh as th
 __all__ = ["TangentResult", "tangent_simulate", "tangent_source", "jacobian_source"]
 
 _BEGIN = "# ---- generated part: replaced by numerics.hh_tangent"
-_END = "# ---- end of the generated part ----"
 
 
 def _numeric(e: sp.Expr) -> sp.Expr:
@@ -90,30 +84,14 @@ def jacobian_source(constants: th.HHConstants = th.DEFAULT_CONSTANTS) -> str:
 def tangent_source(constants: th.HHConstants = th.DEFAULT_CONSTANTS) -> str:
     """The text of the tangent kernel module (generated cell functions + the loop template
     :mod:`numerics.hh_tangent_loops`)."""
-    template = resources.files("numerics").joinpath("hh_tangent_loops.py").read_text()
-    head, rest = template.split(_BEGIN, 1)
-    loops = rest.split(_END, 1)[1]
+    head, loops = split_template("hh_tangent_loops.py", _BEGIN)
     return (head + "# ---- generated cell functions ----\n" + numba_cell_source(constants)
             + "\n\n" + jacobian_source(constants) + "\n" + loops)
 
 
 @lru_cache(maxsize=8)
 def _module(constants: th.HHConstants):
-    source = tangent_source(constants)
-    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
-    name = f"learndyn_hh_tangent_{digest}"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = cache_dir() / f"hh_tangent_{digest}.py"
-    if not path.exists() or path.read_text() != source:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(source)
-        os.replace(tmp, path)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_kernel_module(tangent_source(constants), "hh_tangent")
 
 
 @dataclass(frozen=True)
