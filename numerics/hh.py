@@ -244,6 +244,17 @@ def _neurons(current, weights, input_weights) -> int:
     return int(c.shape[-1]) if c.ndim >= 1 else 1
 
 
+def _block_noise(gens, K: int, N: int) -> np.ndarray:
+    """The standard normals of one block of ``K`` steps: ``(G, K, N)``, row ``g`` drawn from
+    ``gens[g]`` as one ``(K, N)`` array.  :func:`simulate` and
+    :func:`numerics.hh_tangent.tangent_simulate` both draw this way, block by block, so equal
+    seeds and block sizes give them the same noise."""
+    z = np.empty((len(gens), K, N))
+    for g, gen in enumerate(gens):
+        z[g] = gen.standard_normal((K, N))
+    return z
+
+
 # ----------------------------------------------------------------------------- NumPy backend
 
 def _numpy_block(cell, method, dt, k0, K, Y, armed, counts, p_index, g_index, current, W, W_in,
@@ -425,9 +436,7 @@ def simulate(current=0.0, *, weights=None, input_weights=None, inputs=None,
     k0 = 0
     while k0 < steps:
         Kb = min(K, steps - k0)
-        z = np.empty((G, Kb, N)) if has_noise else np.zeros((0, 1, N))
-        for g, gen in enumerate(gens):
-            z[g] = gen.standard_normal((Kb, N))
+        z = _block_noise(gens, Kb, N) if has_noise else np.zeros((0, 1, N))
         xb = np.ascontiguousarray(x[k0:k0 + Kb])
         if backend == "numpy":
             events: list = []

@@ -38,7 +38,7 @@ import numpy as np
 import sympy as sp
 
 from numerics.checks import as_int, as_seed_sequence
-from numerics.hh import _check_dt, _loss_window_steps, _steps
+from numerics.hh import _block_noise, _check_dt, _loss_window_steps, _steps
 from numerics.hh_codegen import numba_cell_source, share_exponentials
 from numerics.hh_kernel import load_kernel_module, split_template
 from numerics.hh_stability import rest_state
@@ -247,9 +247,7 @@ def tangent_simulate(current, weights, directions, *, duration_ms: float, dt_ms:
     k0 = 0
     while k0 < steps:
         Kb = min(K, steps - k0)
-        z = np.empty((G, Kb, N)) if has_noise else np.zeros((0, 1, N))
-        for g, gen in enumerate(gens):
-            z[g] = gen.standard_normal((Kb, N))
+        z = _block_noise(gens, Kb, N) if has_noise else np.zeros((0, 1, N))
         mod.tangent_block(dt, k0, Kb, Y, T, cur, sig, z, g_index, w_ptr, w_idx, w_val, need,
                           ent_neuron, ent_dir, kind, da, db, cpl_ptr, cpl_src, cpl_w,
                           float(threshold_mV), float(rearm_mV), armed, counts, loss_k0, loss_k1,
