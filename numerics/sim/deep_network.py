@@ -131,6 +131,19 @@ def _check_data(X, Y, n_in, n_out):
     return X, Y
 
 
+def _given_weights(weights, sizes, lead: tuple[int, ...] = ()) -> list[np.ndarray]:
+    """User-given weights as float copies, layer ``l`` checked to have shape
+    ``(*lead, sizes[l + 1], sizes[l])`` and finite entries."""
+    out = [np.array(w, dtype=float) for w in weights]
+    for l, w in enumerate(out):
+        shape = (*lead, sizes[l + 1], sizes[l])
+        if w.shape != shape:
+            raise ValueError(f"weights[{l}] must have shape {shape}, got {w.shape}")
+        if not np.all(np.isfinite(w)):
+            raise ValueError(f"weights[{l}] must be finite (no NaN or inf)")
+    return out
+
+
 def _check_training(X, Y, sizes, lr, epochs, record_inputs, record_every):
     """The checked arguments of a ``train`` call: ``(X, Y, lr, R_in)`` with ``R_in`` the
     inputs whose outputs are recorded (``epochs`` and ``record_every`` are only checked)."""
@@ -199,13 +212,7 @@ class DeepNetwork:
                 as_positive(init_std, "init_std")
             self.weights = init_weights(self.sizes, np.random.default_rng(init_ss), init_std)
         else:
-            self.weights = [np.array(w, dtype=float) for w in weights]
-            for l, w in enumerate(self.weights):
-                if w.shape != (self.sizes[l + 1], self.sizes[l]):
-                    raise ValueError(f"weights[{l}] must have shape "
-                                     f"{(self.sizes[l + 1], self.sizes[l])}, got {w.shape}")
-                if not np.all(np.isfinite(w)):
-                    raise ValueError(f"weights[{l}] must be finite (no NaN or inf)")
+            self.weights = _given_weights(weights, self.sizes)
 
     @property
     def depth(self) -> int:
@@ -326,13 +333,7 @@ class BatchedDeepNetwork:
             per = [init_weights(self.sizes, np.random.default_rng(p[0]), init_std) for p in pairs]
             self.weights = [np.stack([w[l] for w in per]) for l in range(len(self.sizes) - 1)]
         else:
-            self.weights = [np.array(w, dtype=float) for w in weights]
-            for l, w in enumerate(self.weights):
-                shape = (self.replicas, self.sizes[l + 1], self.sizes[l])
-                if w.shape != shape:
-                    raise ValueError(f"weights[{l}] must have shape {shape}, got {w.shape}")
-                if not np.all(np.isfinite(w)):
-                    raise ValueError(f"weights[{l}] must be finite (no NaN or inf)")
+            self.weights = _given_weights(weights, self.sizes, (self.replicas,))
 
     @property
     def depth(self) -> int:
