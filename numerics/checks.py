@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["as_covariance", "as_vector", "as_positive", "as_nonnegative", "as_int",
-           "as_probability", "as_in_closed_range", "as_bool"]
+           "as_probability", "as_in_closed_range", "as_bool", "as_seed_sequence"]
 
 
 def as_covariance(value, name: str = "R", *, positive_definite: bool = False,
@@ -103,3 +103,13 @@ def as_bool(value, name: str) -> bool:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
+def as_seed_sequence(seed) -> np.random.SeedSequence:
+    """``seed`` (an int >= 0, not a bool, or a ``numpy.random.SeedSequence``) as a SeedSequence;
+    anything else is a ``TypeError``."""
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
+        return np.random.SeedSequence(int(seed))
+    raise TypeError(f"seed must be a non-negative int or numpy.random.SeedSequence, got {seed!r}")

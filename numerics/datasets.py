@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from numerics.checks import as_int
-from numerics.sim.ensemble import _seed_sequence
+from numerics.checks import as_int, as_seed_sequence
 
 __all__ = ["Dataset", "ClassStatistics", "load_digits_binary", "load_digits_classes",
            "read_idx", "write_idx", "load_mnist_idx", "binary_subset", "train_test_split",
@@ -182,7 +181,7 @@ def train_test_split(data: Dataset, test_fraction: float = 0.25, seed=0) -> tupl
     f = float(test_fraction)
     if not 0.0 < f < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    rng = np.random.Generator(np.random.PCG64(_seed_sequence(seed)))
+    rng = np.random.Generator(np.random.PCG64(as_seed_sequence(seed)))
     test = np.zeros(data.n, dtype=bool)
     for lab in (-1.0, 1.0):
         idx = np.flatnonzero(data.y == lab)

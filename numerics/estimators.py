@@ -45,8 +45,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import sympy as sp
 
-from numerics.checks import as_int, as_positive, as_vector
-from numerics.sim.ensemble import _seed_sequence
+from numerics.checks import as_int, as_positive, as_seed_sequence, as_vector
 from theory import estimators as te
 
 __all__ = ["METHODS", "SCORE_VARIANTS", "GradientEstimate", "NodeModel", "estimate",
@@ -133,7 +132,7 @@ def check_hessian(hessian, d: int, rtol: float = 1e-10) -> np.ndarray:
 def _rng(seed):
     if isinstance(seed, np.random.Generator):
         return seed
-    return np.random.default_rng(_seed_sequence(seed))
+    return np.random.default_rng(as_seed_sequence(seed))
 
 
 def _call(loss, points: np.ndarray) -> np.ndarray:

@@ -54,7 +54,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from numerics.checks import as_int, as_positive
+from numerics.checks import as_int, as_positive, as_seed_sequence
 from numerics.hh_codegen import numpy_cell
 from numerics.hh_stability import rest_state, rk4_dt_limit
 from numerics.integrate import DivergenceError
@@ -244,12 +244,15 @@ def _neurons(current, weights, input_weights) -> int:
     return int(c.shape[-1]) if c.ndim >= 1 else 1
 
 
-def _seed_sequence(seed) -> np.random.SeedSequence:
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
-        return np.random.SeedSequence(int(seed))
-    raise TypeError(f"seed must be a non-negative int or numpy.random.SeedSequence, got {seed!r}")
+def _block_noise(gens, K: int, N: int) -> np.ndarray:
+    """The standard normals of one block of ``K`` steps: ``(G, K, N)``, row ``g`` drawn from
+    ``gens[g]`` as one ``(K, N)`` array.  :func:`simulate` and
+    :func:`numerics.hh_tangent.tangent_simulate` both draw this way, block by block, so equal
+    seeds and block sizes give them the same noise."""
+    z = np.empty((len(gens), K, N))
+    for g, gen in enumerate(gens):
+        z[g] = gen.standard_normal((K, N))
+    return z
 
 
 # ----------------------------------------------------------------------------- NumPy backend
@@ -394,7 +397,7 @@ def simulate(current=0.0, *, weights=None, input_weights=None, inputs=None,
     G = (R if common_noise else B) if has_noise else 0
     g_index = (np.tile(np.arange(R), P) if common_noise else np.arange(B)).astype(np.int64)
     gens = [np.random.Generator(np.random.PCG64(c))
-            for c in _seed_sequence(seed).spawn(G)] if has_noise else []
+            for c in as_seed_sequence(seed).spawn(G)] if has_noise else []
 
     y0 = rest_state(constants) if initial is None else np.asarray(initial, dtype=float)
     if y0.shape == (5,):
@@ -433,9 +436,7 @@ def simulate(current=0.0, *, weights=None, input_weights=None, inputs=None,
     k0 = 0
     while k0 < steps:
         Kb = min(K, steps - k0)
-        z = np.empty((G, Kb, N)) if has_noise else np.zeros((0, 1, N))
-        for g, gen in enumerate(gens):
-            z[g] = gen.standard_normal((Kb, N))
+        z = _block_noise(gens, Kb, N) if has_noise else np.zeros((0, 1, N))
         xb = np.ascontiguousarray(x[k0:k0 + Kb])
         if backend == "numpy":
             events: list = []

@@ -41,7 +41,8 @@ from pathlib import Path
 from numerics.hh_codegen import numba_cell_source
 from theory.hh import DEFAULT_CONSTANTS, HHConstants
 
-__all__ = ["RK4", "EXPEULER", "kernels", "Loops", "V_DIVERGED", "cache_dir", "kernel_source"]
+__all__ = ["RK4", "EXPEULER", "kernels", "Loops", "V_DIVERGED", "cache_dir", "kernel_source",
+           "split_template", "load_kernel_module"]
 
 RK4 = 0
 EXPEULER = 1
@@ -67,24 +68,33 @@ def cache_dir() -> Path:
         return alt
 
 
+def split_template(filename: str, begin: str) -> tuple[str, str]:
+    """``(head, loops)`` of the loop template ``numerics/<filename>``: the text before the
+    line starting ``begin`` and the text after the generated part's end marker."""
+    template = resources.files("numerics").joinpath(filename).read_text()
+    head, rest = template.split(begin, 1)
+    return head, rest.split(_END, 1)[1]
+
+
 def kernel_source(constants: HHConstants, method: int, noise: bool, inputs: bool,
                   record: bool, output: bool) -> str:
     """The text of one kernel module: imports, generated cell functions, flags, loops."""
-    template = resources.files("numerics").joinpath("hh_loops.py").read_text()
-    head, rest = template.split(_BEGIN, 1)
-    loops = rest.split(_END, 1)[1]
+    head, loops = split_template("hh_loops.py", _BEGIN)
     flags = (f"METHOD = {int(method)}\nNOISE = {bool(noise)}\nINPUTS = {bool(inputs)}\n"
              f"RECORD = {bool(record)}\nOUTPUT = {bool(output)}\n")
     return (head + "# ---- generated cell functions and flags ----\n"
             + numba_cell_source(constants) + "\n\n" + flags + loops)
 
 
-def _load(source: str):
+def load_kernel_module(source: str, stem: str = "hh"):
+    """Import the generated kernel module ``source``: written once to the kernel cache as
+    ``<stem>_<hash>.py`` (atomically) and imported as ``learndyn_<stem>_<hash>``, so numba's
+    on-disk cache of its compiled loops is found again by later processes."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:24]
-    name = f"learndyn_hh_{digest}"
+    name = f"learndyn_{stem}_{digest}"
     if name in sys.modules:
         return sys.modules[name]
-    path = cache_dir() / f"hh_{digest}.py"
+    path = cache_dir() / f"{stem}_{digest}.py"
     if not path.exists() or path.read_text() != source:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(source)
@@ -106,11 +116,11 @@ class Loops:
 
     def independent(self, method: int, noise: bool, inputs: bool, record: bool,
                     output: bool = True):
-        return _load(kernel_source(self.constants, method, noise, inputs, record,
+        return load_kernel_module(kernel_source(self.constants, method, noise, inputs, record,
                                    output)).block_independent
 
     def coupled(self, *args):
-        return _load(kernel_source(self.constants, RK4, False, False, False,
+        return load_kernel_module(kernel_source(self.constants, RK4, False, False, False,
                                    True)).block_coupled(*args)
 
 

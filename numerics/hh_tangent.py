@@ -30,22 +30,17 @@ the pathwise gradient of one noisy trial becomes heavy-tailed: it no longer says
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import inspect
-import os
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 import sympy as sp
 
-from numerics.checks import as_int
-from numerics.hh import _check_dt, _loss_window_steps, _seed_sequence, _steps
+from numerics.checks import as_int, as_seed_sequence
+from numerics.hh import _block_noise, _check_dt, _loss_window_steps, _steps
 from numerics.hh_codegen import numba_cell_source, share_exponentials
-from numerics.hh_kernel import cache_dir
+from numerics.hh_kernel import load_kernel_module, split_template
 from numerics.hh_stability import rest_state
 from numerics.integrate import DivergenceError
 from theory import hh as th
@@ -53,7 +48,6 @@ from theory import hh as th
 __all__ = ["TangentResult", "tangent_simulate", "tangent_source", "jacobian_source"]
 
 _BEGIN = "# ---- generated part: replaced by numerics.hh_tangent"
-_END = "# ---- end of the generated part ----"
 
 
 def _numeric(e: sp.Expr) -> sp.Expr:
@@ -90,30 +84,14 @@ def jacobian_source(constants: th.HHConstants = th.DEFAULT_CONSTANTS) -> str:
 def tangent_source(constants: th.HHConstants = th.DEFAULT_CONSTANTS) -> str:
     """The text of the tangent kernel module (generated cell functions + the loop template
     :mod:`numerics.hh_tangent_loops`)."""
-    template = resources.files("numerics").joinpath("hh_tangent_loops.py").read_text()
-    head, rest = template.split(_BEGIN, 1)
-    loops = rest.split(_END, 1)[1]
+    head, loops = split_template("hh_tangent_loops.py", _BEGIN)
     return (head + "# ---- generated cell functions ----\n" + numba_cell_source(constants)
             + "\n\n" + jacobian_source(constants) + "\n" + loops)
 
 
 @lru_cache(maxsize=8)
 def _module(constants: th.HHConstants):
-    source = tangent_source(constants)
-    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
-    name = f"learndyn_hh_tangent_{digest}"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = cache_dir() / f"hh_tangent_{digest}.py"
-    if not path.exists() or path.read_text() != source:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(source)
-        os.replace(tmp, path)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_kernel_module(tangent_source(constants), "hh_tangent")
 
 
 @dataclass(frozen=True)
@@ -242,7 +220,7 @@ def tangent_simulate(current, weights, directions, *, duration_ms: float, dt_ms:
     has_noise = bool(np.any(sig > 0))
     G = (1 if common_noise else B) if has_noise else 0
     g_index = (np.zeros(B) if common_noise else np.arange(B)).astype(np.int64)
-    gens = [np.random.Generator(np.random.PCG64(c)) for c in _seed_sequence(seed).spawn(G)]
+    gens = [np.random.Generator(np.random.PCG64(c)) for c in as_seed_sequence(seed).spawn(G)]
     # forward CSR of the weights
     w_ptr = np.zeros(N + 1, np.int64)
     w_idx, w_val = [], []
@@ -269,9 +247,7 @@ def tangent_simulate(current, weights, directions, *, duration_ms: float, dt_ms:
     k0 = 0
     while k0 < steps:
         Kb = min(K, steps - k0)
-        z = np.empty((G, Kb, N)) if has_noise else np.zeros((0, 1, N))
-        for g, gen in enumerate(gens):
-            z[g] = gen.standard_normal((Kb, N))
+        z = _block_noise(gens, Kb, N) if has_noise else np.zeros((0, 1, N))
         mod.tangent_block(dt, k0, Kb, Y, T, cur, sig, z, g_index, w_ptr, w_idx, w_val, need,
                           ent_neuron, ent_dir, kind, da, db, cpl_ptr, cpl_src, cpl_w,
                           float(threshold_mV), float(rearm_mV), armed, counts, loss_k0, loss_k1,

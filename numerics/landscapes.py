@@ -35,6 +35,7 @@ import numpy as np
 
 from numerics.checks import as_int, as_nonnegative, as_positive
 from numerics.hh import complete_graph, simulate
+from numerics.stats import replica_sem
 
 __all__ = ["LandscapeScan", "scan_single_neuron", "scan_complete_graph", "scan_direction",
            "scan_grid", "local_slope", "DescentPath", "grid_descent", "GRADIENTS"]
@@ -60,8 +61,7 @@ class LandscapeScan:
 
     @property
     def sem_loss(self) -> np.ndarray:
-        R = self.loss.shape[1]
-        return self.loss.std(axis=1, ddof=1) / np.sqrt(R) if R > 1 else np.zeros(len(self.x))
+        return replica_sem(self.loss, axis=1, single=0.0)
 
     def to_dict(self) -> dict:
         return {"x": self.x.tolist(), "loss": self.loss.tolist(), "rate": self.rate.tolist(),

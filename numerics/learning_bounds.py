@@ -137,6 +137,19 @@ def _curvatures(curv_grad, trace_hess, allow_negative: bool, trace_name="trace_h
     return k, t
 
 
+def _cycle_args(gamma1, gamma2, gamma3, T, loss, grad_norm, curv_grad, trace_hess, *,
+                allow_negative: bool = False, grad_name: str = "grad_norm",
+                trace_name: str = "trace_hess"):
+    """The checked rule (gamma1, gamma2, gamma3, T) and loss state (F, G, kappa, tr H) shared by
+    the <k> functions, checked in that order: ``(g1, g2, g3, T, F, G, kappa, trH)``."""
+    g1, g2, g3 = _gammas(gamma1, gamma2, gamma3)
+    T = _positive(T, "T")
+    F = _positive(loss, "loss")
+    G = _nonneg(grad_norm, grad_name)
+    kap, tr = _curvatures(curv_grad, trace_hess, allow_negative, trace_name)
+    return g1, g2, g3, T, F, G, kap, tr
+
+
 def _out(x):
     x = np.asarray(x, dtype=float)
     return float(x) if x.ndim == 0 else x
@@ -158,11 +171,9 @@ def expected_k(N, gamma1, gamma2, gamma3, T, loss, grad_norm, curv_grad, trace_h
     independent uniform unit vectors :math:`\hat n_2, \hat n_3`.  Exact for quadratic loss.
     """
     N = _positive(N, "N")
-    g1, g2, g3 = _gammas(gamma1, gamma2, gamma3)
-    T = _positive(T, "T")
-    F = _positive(loss, "loss")
-    G = _nonneg(grad_norm, "grad_norm")
-    kap, tr = _curvatures(curv_grad, trace_hess, allow_negative_curvature)
+    g1, g2, g3, T, F, G, kap, tr = _cycle_args(gamma1, gamma2, gamma3, T, loss, grad_norm,
+                                               curv_grad, trace_hess,
+                                               allow_negative=allow_negative_curvature)
     return _out(_compiled()["mean_k"](N, g1, g2, g3, T, F, G, kap, tr))
 
 
@@ -175,11 +186,9 @@ def variance_k(N, gamma1, gamma2, gamma3, T, loss, grad_norm, curv_grad, trace_h
     :func:`theory.learning_bounds.three_component` with the isotropic sphere moments.
     """
     N = _positive(N, "N")
-    g1, g2, g3 = _gammas(gamma1, gamma2, gamma3)
-    T = _positive(T, "T")
-    F = _positive(loss, "loss")
-    G = _nonneg(grad_norm, "grad_norm")
-    kap, tr = _curvatures(curv_grad, trace_hess, allow_negative_curvature)
+    g1, g2, g3, T, F, G, kap, tr = _cycle_args(gamma1, gamma2, gamma3, T, loss, grad_norm,
+                                               curv_grad, trace_hess,
+                                               allow_negative=allow_negative_curvature)
     th = _nonneg(trace_hess_sq, "trace_hess_sq")
     eta = _nonneg(curv_grad_sq, "curv_grad_sq")
     v = _compiled()["var_k"](N, g1, g2, g3, T, F, G, kap, tr, th, eta)
@@ -234,11 +243,8 @@ def expected_k_embedded(N, N0, gamma1, gamma2, gamma3, T, loss, grad_norm, curv_
         raise ValueError(f"variant must be 'exact' or 'slides', got {variant!r}")
     N = _positive(N, "N")
     N0 = _positive(N0, "N0")
-    g1, g2, g3 = _gammas(gamma1, gamma2, gamma3)
-    T = _positive(T, "T")
-    F = _positive(loss, "loss")
-    G = _nonneg(grad_norm, "grad_norm")
-    kap, tr = _curvatures(curv_grad, trace_hess0, False, "trace_hess0")
+    g1, g2, g3, T, F, G, kap, tr = _cycle_args(gamma1, gamma2, gamma3, T, loss, grad_norm,
+                                               curv_grad, trace_hess0, trace_name="trace_hess0")
     a = _exponent(input_exponent)
     f = _compiled()["k_emb" if variant == "exact" else "k_emb_slides"]
     return _out(f(N, N0, g1, g2, g3, T, F, G, kap, tr, a))
@@ -318,11 +324,9 @@ def expected_k_fitted(N, N0, gamma1, gamma2, gamma3, T, loss, grad_norm0, curv_g
     fitted to sigmoid students enlarged by zero-initialised units) and F fixed."""
     N = _positive(N, "N")
     N0 = _positive(N0, "N0")
-    g1, g2, g3 = _gammas(gamma1, gamma2, gamma3)
-    T = _positive(T, "T")
-    F = _positive(loss, "loss")
-    G0 = _nonneg(grad_norm0, "grad_norm0")
-    kap, tr = _curvatures(curv_grad0, trace_hess0, False, "trace_hess0")
+    g1, g2, g3, T, F, G0, kap, tr = _cycle_args(gamma1, gamma2, gamma3, T, loss, grad_norm0,
+                                                curv_grad0, trace_hess0, grad_name="grad_norm0",
+                                                trace_name="trace_hess0")
     p = [float(_array(e, f"exponents[{i}]")) for i, e in enumerate(exponents)]
     if len(p) != 3:
         raise ValueError(f"exponents must be (p_G, p_kappa, p_tau), got {exponents!r}")

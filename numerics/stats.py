@@ -36,7 +36,17 @@ from scipy.stats import t as student_t
 
 __all__ = ["Truncation", "mser", "BatchMeans", "batch_means", "spectral_density_at_zero",
            "cramer_von_mises_cdf", "HeidelbergerWelch", "heidelberger_welch", "SteadyState",
-           "steady_state"]
+           "steady_state", "replica_sem"]
+
+
+def replica_sem(x: np.ndarray, axis: int = -1, *, single: float = np.nan) -> np.ndarray:
+    r"""Standard error of the mean over independent replicas along ``axis``:
+    :math:`s/\sqrt n` with the unbiased (``ddof=1``) sample standard deviation :math:`s` of
+    the :math:`n` replicas; with fewer than two replicas there is no estimate and every entry
+    is ``single`` (NaN unless given)."""
+    n = x.shape[axis]
+    return x.std(axis=axis, ddof=1) / np.sqrt(n) if n > 1 else np.full(
+        np.delete(x.shape, axis), single)
 
 
 def _series(x, name: str = "x", min_len: int = 2) -> np.ndarray:

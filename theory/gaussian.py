@@ -42,7 +42,7 @@ from theory.serialize import register_function
 
 __all__ = [
     "owens_t", "owens_t_mpmath", "Phi", "phi_n", "E_Phi", "E_phi_n", "E_Phi_phi_n", "E_Phi2",
-    "E_u_Phi", "E_u_Phi2", "stein", "RULES", "expect",
+    "E_u_Phi", "E_u_Phi2", "stein", "RULES", "phi_argument", "expect",
 ]
 
 
@@ -214,6 +214,17 @@ RULES = {
 }
 
 
+def phi_argument(arg, u: sp.Symbol) -> tuple[sp.Expr, sp.Expr]:
+    r"""``(a, b)`` with :math:`\operatorname{erf}(\mathrm{arg}) = 2\Phi(a + bu) - 1` for an
+    ``arg`` = :math:`p + qu` linear in ``u``: :math:`a = \sqrt2 p`, :math:`b = \sqrt2 q`
+    (``ValueError`` if ``arg`` is not of degree 1 in ``u``)."""
+    poly_arg = sp.Poly(arg, u)
+    if poly_arg.degree() != 1:
+        raise ValueError(f"the erf argument must be linear in u, got {arg}")
+    q, p = poly_arg.all_coeffs()
+    return sp.sqrt(2) * p, sp.sqrt(2) * q
+
+
 def expect(expr, u: sp.Symbol):
     r"""Expectation of ``expr`` over :math:`u\sim N(0,1)` by the table :data:`RULES`.
 
@@ -233,11 +244,7 @@ def expect(expr, u: sp.Symbol):
         raise ValueError(f"expect supports one erf argument in u, found {sorted(map(str, erfs))}")
     P = sp.Dummy("P")
     if args is not None:
-        poly_arg = sp.Poly(args, u)
-        if poly_arg.degree() != 1:
-            raise ValueError(f"the erf argument must be linear in u, got {args}")
-        q, p = poly_arg.all_coeffs()
-        a, b = sp.sqrt(2) * p, sp.sqrt(2) * q
+        a, b = phi_argument(args, u)
         expr = sp.expand(expr.subs(next(iter(erfs)), 2 * P - 1))
     else:
         a = b = sp.S.Zero

@@ -68,7 +68,7 @@ import mpmath
 import sympy as sp
 
 from theory.gaussian import RULES as TABLE
-from theory.gaussian import E_Phi, E_Phi2, E_phi_n, E_Phi_phi_n
+from theory.gaussian import E_Phi, E_Phi2, E_phi_n, E_Phi_phi_n, phi_argument
 from theory.wick import gaussian_expectation
 
 __all__ = ["PATHS", "combine_paths", "GaussianAverage", "average_function", "gaussian_average",
@@ -128,11 +128,7 @@ def table_expect(expr, u: sp.Symbol) -> sp.Expr:
     P = sp.Dummy("P")
     if erfs:
         e = next(iter(erfs))
-        poly_arg = sp.Poly(e.args[0], u)
-        if poly_arg.degree() != 1:
-            raise ValueError(f"the erf argument must be linear in u, got {e.args[0]}")
-        q, p = poly_arg.all_coeffs()
-        a, b = sp.sqrt(2) * p, sp.sqrt(2) * q
+        a, b = phi_argument(e.args[0], u)
         expr = sp.expand(expr.xreplace({e: 2 * P - 1}))
     else:
         a = b = sp.S.Zero

@@ -188,26 +188,26 @@ def _cmd_validate(args) -> int:
     return 0 if result.passed else 1
 
 
-def nonnegative_int(text: str) -> int:
-    """argparse type: an integer >= 0 (seeds)."""
+def _int_at_least(text: str, minimum: int) -> int:
+    """``text`` as an integer >= ``minimum``, or the ``ArgumentTypeError`` argparse reports."""
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}") \
+            from None
+    if v < minimum:
+        raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}")
     return v
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (seeds)."""
+    return _int_at_least(text, 0)
 
 
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1 (workers, replicates, seeds to calibrate)."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return v
+    return _int_at_least(text, 1)
 
 
 def build_parser() -> argparse.ArgumentParser:

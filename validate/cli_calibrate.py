@@ -50,6 +50,7 @@ def _cmd_calibrate(args) -> int:
     from numerics.progress import set_quiet
     from validate.calibrate import calibrate
     from validate.cli import check_output_dir, parse_params
+    from validate.cli_sweep import sigterm_as_interrupt
     from validate.registry import resolve_params
 
     if args.quiet:
@@ -60,11 +61,7 @@ def _cmd_calibrate(args) -> int:
         args.name + ("-quick" if args.quick else ""))
     check_output_dir(out)
     executor = args.executor or ("dask" if args.address else "process")
-    previous = None
-    try:
-        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    except ValueError:
-        pass
+    previous = sigterm_as_interrupt()
     try:
         cal = calibrate(args.name, args.seeds, quick=args.quick, params=params, out_dir=out,
                         seed=args.seed, executor=executor, workers=args.workers,

@@ -82,8 +82,10 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _sigterm_as_interrupt():
-    """Treat SIGTERM (``kill PID``, a batch system's time limit) like Ctrl-C: save and stop."""
+def sigterm_as_interrupt():
+    """Treat SIGTERM (``kill PID``, a batch system's time limit) like Ctrl-C: save and stop.
+    Returns the previous handler to restore (``None`` outside the main thread, where signals
+    are left alone)."""
     try:
         return signal.signal(signal.SIGTERM, _raise_interrupt)
     except ValueError:  # not the main thread: leave signals alone
@@ -113,7 +115,7 @@ def _cmd_sweep(args) -> int:
                                                                    args.target)
     check_output_dir(out)
     executor = args.executor or ("dask" if args.address else "process")
-    previous = _sigterm_as_interrupt()
+    previous = sigterm_as_interrupt()
     try:
         result = run_sweep(args.target, grid, replicates=args.replicates, seed=args.seed,
                            params=params, out_dir=out, executor=executor,

@@ -43,7 +43,7 @@ from numerics.cerebellum.loop import (
     sampled_loop,
 )
 from numerics.cerebellum.reference import as_reference
-from numerics.checks import as_int, as_positive
+from numerics.checks import as_int, as_positive, as_seed_sequence
 
 __all__ = ["CerebellarTask", "TaskLossForm"]
 
@@ -59,14 +59,6 @@ def _compiled_loss():
     C1 = sp.MatrixSymbol("c", SYMBOLS.N, 1)
     resid = task_loss_residual(W, s.F, C1)
     return sp.lambdify([s.F, C1, W], resid, modules="numpy", cse=True)
-
-
-def _seed_sequence(seed) -> np.random.SeedSequence:
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
-        return np.random.SeedSequence(int(seed))
-    raise TypeError(f"seed must be a non-negative int or numpy.random.SeedSequence, got {seed!r}")
 
 
 def _multiple(value: float, unit: float, name: str, unit_name: str) -> int:
@@ -126,7 +118,7 @@ class CerebellarTask:
             raise ValueError(f"q (the expansion) must be an integer >= 1, got {q}")
         self.q = int(q)
         self.seed = seed
-        ss = _seed_sequence(seed)
+        ss = as_seed_sequence(seed)
         ref_ss, layer_ss = ss.spawn(2)
         self.duration_s = as_positive(duration_s, "duration_s")
         self.dt = as_positive(dt, "dt")

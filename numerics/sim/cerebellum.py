@@ -24,9 +24,10 @@ import numpy as np
 
 from numerics.cerebellum.moments import OnlineRule
 from numerics.cerebellum.task import CerebellarTask
-from numerics.checks import as_int
+from numerics.checks import as_int, as_seed_sequence
 from numerics.integrate import DivergenceError
 from numerics.progress import progress_bar
+from numerics.stats import replica_sem
 
 __all__ = ["LearningConfig", "OnlineLearningEnsemble", "simulate_online_learning"]
 
@@ -65,10 +66,7 @@ class OnlineLearningEnsemble:
 
     @property
     def sem(self) -> np.ndarray:
-        R = self.replicas
-        if R < 2:
-            return np.full(self.mean.shape, np.nan)
-        return self.losses.std(axis=1, ddof=1) / np.sqrt(R)
+        return replica_sem(self.losses, axis=1)
 
     def time_average(self, start: int, stop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per-replica averages of the loss over recorded updates in ``[start, stop]``,
@@ -78,23 +76,13 @@ class OnlineLearningEnsemble:
         if not sel.any():
             raise ValueError(f"no recorded update in [{start}, {stop}]")
         per = self.losses[:, :, sel].mean(axis=2)
-        sem = per.std(axis=1, ddof=1) / np.sqrt(self.replicas) if self.replicas > 1 else \
-            np.full(per.shape[0], np.nan)
-        return per.mean(axis=1), sem
+        return per.mean(axis=1), replica_sem(per, axis=1)
 
     def to_dict(self) -> dict:
         return {"configs": [c.to_dict() for c in self.configs],
                 "updates": self.updates.tolist(), "mean": self.mean.tolist(),
                 "sem": self.sem.tolist(), "replicas": self.replicas,
                 "seed_entropy": self.seed_entropy}
-
-
-def _seed_sequence(seed) -> np.random.SeedSequence:
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
-        return np.random.SeedSequence(int(seed))
-    raise TypeError(f"seed must be a non-negative int or numpy.random.SeedSequence, got {seed!r}")
 
 
 def _check_nested(tasks: Sequence[CerebellarTask]) -> CerebellarTask:
@@ -195,7 +183,7 @@ def simulate_online_learning(
     snr = np.repeat([c.rule.snr for c in configs], R)
     sigma = np.repeat([c.rule.noise_std for c in configs], R)
     mask = (np.arange(Nmax)[None, :] < Nrow[:, None]).astype(float)
-    ss = _seed_sequence(seed)
+    ss = as_seed_sequence(seed)
     gens = [[np.random.Generator(np.random.PCG64(s)) for s in cs.spawn(R)]
             for cs in ss.spawn(C)]
 

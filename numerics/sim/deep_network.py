@@ -131,6 +131,58 @@ def _check_data(X, Y, n_in, n_out):
     return X, Y
 
 
+def _given_weights(weights, sizes, lead: tuple[int, ...] = ()) -> list[np.ndarray]:
+    """User-given weights as float copies, layer ``l`` checked to have shape
+    ``(*lead, sizes[l + 1], sizes[l])`` and finite entries."""
+    out = [np.array(w, dtype=float) for w in weights]
+    for l, w in enumerate(out):
+        shape = (*lead, sizes[l + 1], sizes[l])
+        if w.shape != shape:
+            raise ValueError(f"weights[{l}] must have shape {shape}, got {w.shape}")
+        if not np.all(np.isfinite(w)):
+            raise ValueError(f"weights[{l}] must be finite (no NaN or inf)")
+    return out
+
+
+def _check_training(X, Y, sizes, lr, epochs, record_inputs, record_every):
+    """The checked arguments of a ``train`` call: ``(X, Y, lr, R_in)`` with ``R_in`` the
+    inputs whose outputs are recorded (``epochs`` and ``record_every`` are only checked)."""
+    X, Y = _check_data(X, Y, sizes[0], sizes[-1])
+    lr = as_positive(lr, "lr")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+    R_in = _check_record(record_inputs, record_every, X)
+    return X, Y, lr, R_in
+
+
+class _Recorder:
+    """Collects a :class:`TrainingRecord` during ``train``: the outputs on ``R_in`` (from
+    ``forward``) and the loss ``loss_of(outputs)``, at epoch 0 (on creation), every
+    ``record_every`` epochs and after the last one."""
+
+    def __init__(self, forward, R_in, loss_of, epochs, record_every):
+        self._forward, self._R_in, self._loss_of = forward, R_in, loss_of
+        self._epochs, self._every = epochs, record_every
+        self.epochs, self.loss, self.outputs = [], [], []
+        self.record(0)
+
+    def record(self, e) -> None:
+        out = self._forward(self._R_in)
+        self.epochs.append(e)
+        self.outputs.append(out)
+        self.loss.append(self._loss_of(out))
+
+    def epoch_done(self, e, output_weights: np.ndarray, lr: float) -> None:
+        """After epoch ``e``: stop if the weights diverged, record if due."""
+        if not np.all(np.isfinite(output_weights)):
+            raise FloatingPointError(f"SGD diverged in epoch {e} (lr = {lr})")
+        if e % self._every == 0 or e == self._epochs:
+            self.record(e)
+
+    def result(self) -> TrainingRecord:
+        return TrainingRecord(np.array(self.epochs), np.array(self.loss), np.array(self.outputs))
+
+
 def _rank1_update(W: np.ndarray, d: np.ndarray, h: np.ndarray) -> None:
     r""":math:`W \leftarrow W - d h^\top` in place: BLAS ``dger`` on :math:`W^\top` (the
     Fortran-ordered view of a C-ordered W), no outer-product temporary (about 4x faster than
@@ -160,13 +212,7 @@ class DeepNetwork:
                 as_positive(init_std, "init_std")
             self.weights = init_weights(self.sizes, np.random.default_rng(init_ss), init_std)
         else:
-            self.weights = [np.array(w, dtype=float) for w in weights]
-            for l, w in enumerate(self.weights):
-                if w.shape != (self.sizes[l + 1], self.sizes[l]):
-                    raise ValueError(f"weights[{l}] must have shape "
-                                     f"{(self.sizes[l + 1], self.sizes[l])}, got {w.shape}")
-                if not np.all(np.isfinite(w)):
-                    raise ValueError(f"weights[{l}] must be finite (no NaN or inf)")
+            self.weights = _given_weights(weights, self.sizes)
 
     @property
     def depth(self) -> int:
@@ -239,21 +285,13 @@ class DeepNetwork:
         After every ``record_every`` epochs the outputs on ``record_inputs`` (default X) and the
         mean loss over the data are recorded.
         """
-        X, Y = _check_data(X, Y, self.sizes[0], self.sizes[-1])
-        lr = as_positive(lr, "lr")
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-        R_in = _check_record(record_inputs, record_every, X)
-        rec_e, rec_l, rec_o = [], [], []
+        X, Y, lr, R_in = _check_training(X, Y, self.sizes, lr, epochs, record_inputs,
+                                         record_every)
 
-        def record(e):
-            out = self.forward(R_in)
-            rec_e.append(e)
-            rec_o.append(out)
-            rec_l.append(float(np.mean((out - Y) ** 2)) if record_inputs is None
-                         else self.loss(X, Y))
+        def loss_of(out):
+            return float(np.mean((out - Y) ** 2)) if record_inputs is None else self.loss(X, Y)
 
-        record(0)
+        rec = _Recorder(self.forward, R_in, loss_of, epochs, record_every)
         P = X.shape[0]
         Xc = np.ascontiguousarray(X)
         Yc = np.ascontiguousarray(Y)
@@ -264,12 +302,9 @@ class DeepNetwork:
             for e in range(1, epochs + 1):
                 for i in self.order_rng.permutation(P):
                     self.sgd_step(Xc[i], Yc[i], lr)
-                if not np.all(np.isfinite(self.weights[-1])):
-                    raise FloatingPointError(f"SGD diverged in epoch {e} (lr = {lr})")
-                if e % record_every == 0 or e == epochs:
-                    record(e)
+                rec.epoch_done(e, self.weights[-1], lr)
                 bar.update(1)
-        return TrainingRecord(np.array(rec_e), np.array(rec_l), np.array(rec_o))
+        return rec.result()
 
 
 class BatchedDeepNetwork:
@@ -298,13 +333,7 @@ class BatchedDeepNetwork:
             per = [init_weights(self.sizes, np.random.default_rng(p[0]), init_std) for p in pairs]
             self.weights = [np.stack([w[l] for w in per]) for l in range(len(self.sizes) - 1)]
         else:
-            self.weights = [np.array(w, dtype=float) for w in weights]
-            for l, w in enumerate(self.weights):
-                shape = (self.replicas, self.sizes[l + 1], self.sizes[l])
-                if w.shape != shape:
-                    raise ValueError(f"weights[{l}] must have shape {shape}, got {w.shape}")
-                if not np.all(np.isfinite(w)):
-                    raise ValueError(f"weights[{l}] must be finite (no NaN or inf)")
+            self.weights = _given_weights(weights, self.sizes, (self.replicas,))
 
     @property
     def depth(self) -> int:
@@ -384,29 +413,19 @@ class BatchedDeepNetwork:
     def train(self, X, Y, *, epochs: int, lr: float, record_inputs=None, record_every: int = 1,
               progress: bool | None = None) -> TrainingRecord:
         """Online SGD of all replicas, each with its own item order per epoch."""
-        X, Y = _check_data(X, Y, self.sizes[0], self.sizes[-1])
-        lr = as_positive(lr, "lr")
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-        R_in = _check_record(record_inputs, record_every, X)
-        rec_e, rec_l, rec_o = [], [], []
+        X, Y, lr, R_in = _check_training(X, Y, self.sizes, lr, epochs, record_inputs,
+                                         record_every)
 
-        def record(e):
-            out = self.forward(R_in)
-            rec_e.append(e)
-            rec_o.append(out)
-            rec_l.append(np.mean((out - Y[None]) ** 2, axis=(1, 2)) if record_inputs is None
-                         else self.loss(X, Y))
+        def loss_of(out):
+            return (np.mean((out - Y[None]) ** 2, axis=(1, 2)) if record_inputs is None
+                    else self.loss(X, Y))
 
-        record(0)
+        rec = _Recorder(self.forward, R_in, loss_of, epochs, record_every)
         P = X.shape[0]
         with progress_bar(epochs, "SGD epochs", "epoch", disable=None if progress else True) as bar:
             for e in range(1, epochs + 1):
                 order = np.stack([rng.permutation(P) for rng in self.order_rngs])  # (R, P)
                 self.sgd_steps(X[order], Y[order], lr)  # one epoch = one block of P steps
-                if not np.all(np.isfinite(self.weights[-1])):
-                    raise FloatingPointError(f"SGD diverged in epoch {e} (lr = {lr})")
-                if e % record_every == 0 or e == epochs:
-                    record(e)
+                rec.epoch_done(e, self.weights[-1], lr)
                 bar.update(1)
-        return TrainingRecord(np.array(rec_e), np.array(rec_l), np.array(rec_o))
+        return rec.result()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerics.checks import as_int
+from numerics.checks import as_int, as_seed_sequence
 from numerics.integrate import DivergenceError
 from numerics.progress import progress_bar
 
@@ -91,17 +91,9 @@ class Ensemble:
                 else self.time_average.to_dict()}
 
 
-def _seed_sequence(seed) -> np.random.SeedSequence:
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
-        return np.random.SeedSequence(int(seed))
-    raise TypeError(f"seed must be a non-negative int or numpy.random.SeedSequence, got {seed!r}")
-
-
 def replica_generators(seed, replicas: int) -> list[np.random.Generator]:
     """One independent generator per replica, from ``SeedSequence(seed).spawn(replicas)``."""
-    ss = _seed_sequence(seed)
+    ss = as_seed_sequence(seed)
     return [np.random.Generator(np.random.PCG64(c)) for c in ss.spawn(replicas)]
 
 
@@ -151,7 +143,7 @@ def simulate_ensemble(
     steps = as_int(steps, "steps", 0)
     replicas = as_int(replicas, "replicas", 1)
     gens = replica_generators(seed, replicas)
-    ss_entropy = _seed_sequence(seed).entropy
+    ss_entropy = as_seed_sequence(seed).entropy
     dim = rule.dim
     if callable(w0):
         w = np.stack([np.asarray(w0(g), dtype=float) for g in gens])

@@ -36,10 +36,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerics.checks import as_int
+from numerics.checks import as_int, as_seed_sequence
 from numerics.integrate import DivergenceError
 from numerics.progress import progress_bar
 from numerics.sim.students import exact_trace, hutchinson_trace
+from numerics.stats import replica_sem
 
 __all__ = ["Plasticity", "CycleEnsemble", "DrawSample", "simulate_cycles", "sample_k",
            "BLOCK_ELEMENTS"]
@@ -83,12 +84,6 @@ class Plasticity:
     def to_dict(self) -> dict:
         return {"gamma1": self.gamma1, "gamma2": self.gamma2, "gamma3": self.gamma3,
                 "T": self.T, "persistence": self.persistence}
-
-
-def _sem(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    n = x.shape[axis]
-    return x.std(axis=axis, ddof=1) / np.sqrt(n) if n > 1 else np.full(
-        np.delete(x.shape, axis), np.nan)
 
 
 @dataclass(frozen=True)
@@ -136,17 +131,10 @@ class CycleEnsemble:
         return {"N": self.N, "relevant_dim": self.relevant_dim,
                 "plasticity": self.plasticity.to_dict(), "runs": self.runs,
                 "cycles": self.cycles, "seed_entropy": self.seed_entropy,
-                "loss_mean": self.loss.mean(1).tolist(), "loss_sem": _sem(self.loss).tolist(),
-                "k_mean": self.k.mean(1).tolist(), "k_sem": _sem(self.k).tolist(),
+                "loss_mean": self.loss.mean(1).tolist(),
+                "loss_sem": replica_sem(self.loss).tolist(),
+                "k_mean": self.k.mean(1).tolist(), "k_sem": replica_sem(self.k).tolist(),
                 "record_cycles": self.record_cycles.tolist()}
-
-
-def _seed_sequence(seed) -> np.random.SeedSequence:
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
-        return np.random.SeedSequence(int(seed))
-    raise TypeError(f"seed must be a non-negative int or numpy.random.SeedSequence, got {seed!r}")
 
 
 def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -299,7 +287,7 @@ def simulate_cycles(model, w0, cycles: int, plasticity: Plasticity, *, runs: int
     run, from a separate random stream) or ``"none"`` (not recorded).
     """
     runs = as_int(runs, "runs", 1)
-    ss = _seed_sequence(seed)
+    ss = as_seed_sequence(seed)
     return _run(model, w0, cycles, plasticity, ss.spawn(runs), int(ss.entropy),
                 record_cycles, trace, probes, literal, progress)
 
@@ -405,7 +393,7 @@ class DrawSample:
 
     def to_dict(self) -> dict:
         return {"draws": int(self.k.size), "k_mean": float(self.k.mean()),
-                "k_sem": float(_sem(self.k)), "loss": self.loss, "grad_norm": self.grad_norm,
+                "k_sem": float(replica_sem(self.k)), "loss": self.loss, "grad_norm": self.grad_norm,
                 "curv_grad": self.curv_grad, "trace_hess": self.trace_hess,
                 "trace_hess_sq": self.trace_hess_sq, "curv_grad_sq": self.curv_grad_sq}
 
@@ -427,7 +415,7 @@ def sample_k(model, w, plasticity: Plasticity, draws: int, *, seed=0, chunk: int
     w = np.asarray(w, dtype=float).reshape(1, m)
     if chunk is None:
         chunk = int(max(1, min(draws, 4_000_000 // max(m, 1))))
-    children = _seed_sequence(seed).spawn(draws)
+    children = as_seed_sequence(seed).spawn(draws)
     ks, k2 = np.empty(draws), np.empty(draws)
     for s in range(0, draws, chunk):
         kids = children[s:s + chunk]

@@ -268,6 +268,20 @@ def _gaussian_mc_vs_convolution(scan, points, sigma_w, samples, make_mc, seed, l
     return comp, (c_mean, c_se, m_mean, m_se)
 
 
+def _plot_smoothing_check(ax, p: dict, mc, scan: str, xlabel: str) -> None:
+    """The Gaussian-smoothing panel of a landscape figure: the convolution of the ``scan``
+    (line) and the Monte Carlo mean at ``p["mc_points"]`` (points, error bar one standard error
+    of their difference); ``mc`` is the second item :func:`_gaussian_mc_vs_convolution` returns."""
+    c_mean, c_se, m_mean, m_se = mc
+    pts = np.asarray(p["mc_points"])
+    theory_line(ax, pts, c_mean, color="k", marker="", label=f"convolution of the {scan}")
+    simulation_points(ax, pts, m_mean, np.hypot(m_se, c_se), color="C1",
+                      label=f"Monte Carlo, {p['mc_samples']} weights (±1 SE)")
+    ax.set(xlabel=xlabel, ylabel=r"$E[L(w + \sigma_w\varepsilon)]$",
+           title=rf"Gaussian smoothing, $\sigma_w$ = {p['sigma_w']:g}")
+    ax.legend(fontsize=7)
+
+
 # ============================================================================ landscapes-single
 
 @lru_cache(maxsize=8)
@@ -389,14 +403,7 @@ def _plot_single(out_dir, p, full, zoom_det, zoom, paths, mc):
     ax.set(xlabel="weight w", ylabel="dL/dw", title="slopes in the zoom")
     ax.legend(fontsize=7)
     ax = axes[1, 0]
-    c_mean, c_se, m_mean, m_se = mc
-    pts = np.asarray(p["mc_points"])
-    theory_line(ax, pts, c_mean, color="k", marker="", label="convolution of the scan")
-    simulation_points(ax, pts, m_mean, np.hypot(m_se, c_se), color="C1",
-                      label=f"Monte Carlo, {p['mc_samples']} weights (±1 SE)")
-    ax.set(xlabel="weight w", ylabel=r"$E[L(w + \sigma_w\varepsilon)]$",
-           title=rf"Gaussian smoothing, $\sigma_w$ = {p['sigma_w']:g}")
-    ax.legend(fontsize=7)
+    _plot_smoothing_check(ax, p, mc, "scan", "weight w")
     for col, name in ((1, "rate"), (2, "loss")):
         ax = axes[1, col]
         curve = full.rate[:, 0] if name == "rate" else full.loss[:, 0]
@@ -639,13 +646,6 @@ def _plot_graph(out_dir, p, single, zoom, graph, bands, noisy, mc):
     ax.set(xlabel="w", ylabel="loss", title="noisy scan")
     ax.legend(fontsize=7)
     ax = axes[1, 2]
-    c_mean, c_se, m_mean, m_se = mc
-    pts = np.asarray(p["mc_points"])
-    theory_line(ax, pts, c_mean, color="k", marker="", label="convolution of the noisy scan")
-    simulation_points(ax, pts, m_mean, np.hypot(m_se, c_se), color="C1",
-                      label=f"Monte Carlo, {p['mc_samples']} weights (±1 SE)")
-    ax.set(xlabel="w", ylabel=r"$E[L(w+\sigma_w\varepsilon)]$",
-           title=rf"Gaussian smoothing, $\sigma_w$ = {p['sigma_w']:g}")
-    ax.legend(fontsize=7)
+    _plot_smoothing_check(ax, p, mc, "noisy scan", "w")
     fig.tight_layout()
     return save_figure(fig, out_dir, "landscapes_complete_graph")

@@ -106,6 +106,23 @@ def relaxation_cycles(model: ReducedLinearStudent, w0, pl: Plasticity, lam) -> t
     return descent, tau
 
 
+def _burn_in_and_window(model: ReducedLinearStudent, w0, pl: Plasticity, lam, burn_in: float,
+                       window: float) -> tuple[int, int]:
+    """``(burn, win)`` cycles: the descent plus ``burn_in`` relaxation times, then a window of
+    ``window`` relaxation times (:func:`relaxation_cycles`)."""
+    descent, tau = relaxation_cycles(model, w0, pl, lam)
+    return descent + int(math.ceil(burn_in * tau)), int(math.ceil(window * tau))
+
+
+def _half_window_drift(loss: np.ndarray, burn: int, win: int) -> np.ndarray:
+    """Per run: the mean loss over the second half of the window ``[burn, burn + win)`` minus
+    that over the first half (zero in expectation at a steady state); ``loss`` is
+    (cycles, runs)."""
+    window = loss[burn:burn + win]
+    half = win // 2
+    return window[half:].mean(0) - window[:half].mean(0)
+
+
 # ============================================================================ learning-bounds-k
 
 K_PARAMS = {
@@ -494,18 +511,14 @@ def run_steady_state(config: RunConfig) -> ExperimentResult:
     windows = []
     for c, ss in zip(sizes, seeds):
         model, w = ReducedLinearStudent.embed(base, c, c)
-        descent, tau = relaxation_cycles(model, w, pl, lam)
-        burn = descent + int(math.ceil(p["burn_in"] * tau))
-        win = int(math.ceil(p["window"] * tau))
+        burn, win = _burn_in_and_window(model, w, pl, lam, p["burn_in"], p["window"])
         total = burn + win
         rec = np.arange(burn, total, 10)
         windows.append((burn, win))
         ens = simulate_cycles(model, w, total, pl, runs=int(p["runs"]), seed=ss,
                               record_cycles=rec, progress=config.progress)
-        window = ens.loss[burn:total]
-        per_run = window.mean(0)
-        half = win // 2
-        d = window[half:].mean(0) - window[:half].mean(0)
+        per_run = ens.loss[burn:total].mean(0)
+        d = _half_window_drift(ens.loss, burn, win)
         theory = mean_field_stationary(lam, model.rows, model.dim, *_gammas(pl)).loss
         G = ens.grad_norm
         Ns.append(model.dim)
@@ -637,9 +650,7 @@ def run_threshold(config: RunConfig) -> ExperimentResult:
     comparisons, series, extra = [], [], {"N": N}
     for g3, ss in zip(g3s, seeds):
         pl = Plasticity(p["gamma1"], p["gamma2"], g3, p["T"], persistence=p["persistence"])
-        descent, tau = relaxation_cycles(model, w, pl, lam)
-        burn = descent + int(math.ceil(p["burn_in"] * tau))
-        win = int(math.ceil(p["window"] * tau))
+        burn, win = _burn_in_and_window(model, w, pl, lam, p["burn_in"], p["window"])
         total = burn + win
         ens = simulate_cycles(model, w, total, pl, runs=int(p["runs"]), seed=ss,
                               record_cycles=np.arange(total), progress=config.progress)
@@ -655,9 +666,7 @@ def run_threshold(config: RunConfig) -> ExperimentResult:
             note=f"{int(p['runs'])} runs, window of {win} cycles after {burn} (descent + "
                  f"{p['burn_in']:g} relaxation times); exact for quadratic loss: "
                  "E[Delta F] = 0 <=> E[G (G_F - threshold)] = 0"))
-        window = ens.loss[burn:total]
-        half = win // 2
-        dl = window[half:].mean(0) - window[:half].mean(0)
+        dl = _half_window_drift(ens.loss, burn, win)
         comparisons.append(compare(
             f"window is stationary (second-half minus first-half mean loss), gamma3={g3:g}",
             0.0, dl.mean(), _sem(dl), note="a failure means the runs had not reached their "
