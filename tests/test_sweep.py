@@ -217,7 +217,7 @@ def test_manifest_mismatch_and_grid_extension(tmp_path):
 def test_sigint_midway_then_resume_recomputes_only_missing(tmp_path, executor, signum):
     out, log = tmp_path / "sweep", tmp_path / "log.txt"
     argv = ["sweep", "sweep_targets:counted", "--grid", "x=" + ",".join(map(str, range(10))),
-            "--replicates", "2", "--param", "delay=0.15", "--param", f"log={log}",
+            "--replicates", "2", "--param", "delay=0.3", "--param", f"log={log}",
             "--executor", executor, "--workers", "2", "--out", str(out), "--quiet"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get(
         "PYTHONPATH", "")]), "LEARNDYN_QUIET": "1"}
@@ -228,9 +228,11 @@ def test_sigint_midway_then_resume_recomputes_only_missing(tmp_path, executor, s
         if len(list((out / "points").glob("*.json"))) >= 4:
             break
         time.sleep(0.02)
+    seen = len(list((out / "points").glob("*.json")))
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 130, (f"exit {proc.returncode}; {seen} of 20 points were "
+                                    f"written when the signal was sent; stderr: {err}")
     assert "Re-run the same command" in err
     man = json.loads((out / "manifest.json").read_text())
     assert man["state"] == "interrupted"
