@@ -28,7 +28,8 @@ mean-square bound for noise of size gamma/SNR.
 
 Statistics: every comparison is a mean over independent replicas judged with a Šidák bound
 over its points; the per-replica losses are right-skewed (quadratic forms of Gaussian-like
-weights), so the t statistic is corrected for skewness (Hall 1992, :func:`skew_compare`).
+weights), so the t statistic is corrected for skewness (Hall 1992,
+:func:`validate.compare.skew_compare`).
 Calibration (``learndyn calibrate NAME --seeds 100 --quick``): every comparison inside its
 99% acceptance interval; failure rates 1.0% (moments), 1.0% (protocols) and 2.2% (trade-off)
 against a nominal 1%, mean signed z within +-0.13.
@@ -36,7 +37,6 @@ against a nominal 1%, mean signed z within +-0.13.
 
 from __future__ import annotations
 
-import dataclasses
 from functools import lru_cache
 
 import numpy as np
@@ -54,7 +54,7 @@ from numerics.cerebellum.moments import (
 )
 from numerics.sim.cerebellum import simulate_online_learning
 from numerics.stats import steady_state
-from validate.compare import compare
+from validate.compare import skew_compare
 from validate.params import Choice, Float, FloatList, Int, IntList, Text
 from validate.plotting import new_figure, save_figure, simulation_points, theory_line
 from validate.registry import ExperimentResult, RunConfig, register_experiment
@@ -117,35 +117,6 @@ def initial_weights(task: CerebellarTask, seed: int = 1000) -> np.ndarray:
     same for every run of a task (``seed`` + q)."""
     rng = np.random.default_rng(seed + task.q)
     return rng.normal(0.0, 1.0 / np.sqrt(task.n_weights), task.n_weights)
-
-
-def skew_compare(name: str, theory, samples, *, x=None, note: str = ""):
-    r"""``compare`` for the mean of right-skewed per-replica values (task losses are
-    quadratic forms of Gaussian-like weights), with Hall's (1992) skewness-removing
-    transformation of the t statistic :math:`T = \sqrt n(\bar x - \theta)/s`:
-
-    .. math:: T_H = T + \frac{\hat\gamma}{\sqrt n}\Big(\frac{T^2}{3} + \frac16\Big)
-              + \frac{\hat\gamma^2}{27n}T^3 ,
-
-    :math:`\hat\gamma` the sample skewness; :math:`T_H` is monotone in :math:`T` and normal
-    to :math:`O(1/n)` (Johnson's 1978 modified t plus Hall's cubic term).  A calibration
-    over 40 seeds had shown the plain t failing at 2.5x its nominal rate for the
-    stationary losses (skewness ~2.3 with 150 replicas).  ``samples`` is (R, m); the
-    comparison keeps the plain mean and standard error and judges :math:`T_H`."""
-    X = np.asarray(samples, dtype=float)
-    theory = np.asarray(theory, dtype=float)
-    n = X.shape[0]
-    m = X.mean(axis=0)
-    sd = X.std(axis=0, ddof=1)
-    plain = compare(name, theory, m, sd / np.sqrt(n), x=x,
-                    note=(note + "; " if note else "") + "Hall (1992) skewness-corrected t")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g = np.where(sd > 0, np.mean((X - m) ** 3, axis=0) / sd**3, 0.0)
-    T = plain.z
-    zh = np.where(np.isfinite(T), T + g / np.sqrt(n) * (T**2 / 3 + 1 / 6)
-                  + g**2 * T**3 / (27 * n), T)
-    max_z = float(np.max(np.abs(zh))) if np.all(np.isfinite(m)) else float("inf")
-    return dataclasses.replace(plain, z=zh, max_abs_z=max_z, passed=bool(max_z < plain.bound))
 
 
 # ------------------------------------------------------------------------------------------
