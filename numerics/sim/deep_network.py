@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg.blas import dger as _dger
 
-from numerics.checks import as_positive
+from numerics.checks import as_positive, as_seed_sequence
 from numerics.progress import progress_bar
 from numerics.threads import single_thread_blas
 
@@ -45,15 +45,6 @@ __all__ = ["ACTIVATIONS", "layer_sizes", "init_weights", "DeepNetwork", "Batched
 #: ``relu``: ReLU after every hidden layer, linear readout; ``relu_all``: ReLU after every
 #: linear layer including the output (seed 001 Exercise 2.4 read literally)
 ACTIVATIONS = ("linear", "relu", "relu_all")
-
-
-def as_seed_sequence(seed) -> np.random.SeedSequence:
-    """``seed`` (int >= 0 or SeedSequence) as a SeedSequence."""
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise TypeError(f"seed must be a non-negative int or numpy SeedSequence, got {seed!r}")
-    return np.random.SeedSequence(int(seed))
 
 
 def layer_sizes(n_in: int, hidden_units: Sequence[int], n_out: int) -> tuple[int, ...]:
