@@ -143,6 +143,12 @@ class Calibration:
     figures: tuple[str, ...] = ()
 
     @property
+    def tests(self) -> int:
+        """The binomial tests the verdict makes: one per statistical comparison, and the runs
+        with any failure (held together at :data:`CONFIDENCE` by ``test_confidence``)."""
+        return sum(c.kind == "statistical" for c in self.comparisons) + 1
+
+    @property
     def passed(self) -> bool:
         lo, hi = self.combined_accept
         return (self.errors == 0 and self.runs > 0 and self.any_failures <= hi

@@ -39,7 +39,7 @@ def print_calibration(cal) -> None:
           f"({cal.any_failures / max(cal.runs, 1):.1%}); Sidak-combined nominal level "
           f"{cal.combined_level:.2%}, acceptance {lo}..{hi} runs\n"
           f"each interval at {100 * cal.test_confidence:.3g}%: 99% for the experiment's "
-          f"{sum(c.kind == 'statistical' for c in cal.comparisons) + 1} tests together (Sidak)")
+          f"{cal.tests} tests together (Sidak)")
     print(f"{'CALIBRATED' if cal.passed else 'NOT CALIBRATED'}; report: "
           f"{cal.out_dir / 'calibration.json' if cal.out_dir else '-'}")
     for f in cal.figures:

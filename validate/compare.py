@@ -29,12 +29,13 @@ Two kinds of comparison:
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.stats import norm
 from scipy.stats import t as student_t
+
+from numerics.stats import replica_sem
 
 __all__ = ["Comparison", "compare", "skew_compare", "tolerance_check", "sidak_bound",
            "nominal_level", "richardson_half_step"]
@@ -258,8 +259,9 @@ def skew_compare(name: str, theory, samples, *, x=None, note: str = ""):
     theory = np.asarray(theory, dtype=float)
     n = X.shape[0]
     m = X.mean(axis=0)
-    sd = X.std(axis=0, ddof=1)
-    plain = compare(name, theory, m, sd / np.sqrt(n), x=x,
+    sem = replica_sem(X, axis=0)
+    sd = sem * np.sqrt(n)
+    plain = compare(name, theory, m, sem, x=x,
                     note=(note + "; " if note else "") + "Hall (1992) skewness-corrected t")
     with np.errstate(divide="ignore", invalid="ignore"):
         g = np.where(sd > 0, np.mean((X - m) ** 3, axis=0) / sd**3, 0.0)
@@ -267,7 +269,7 @@ def skew_compare(name: str, theory, samples, *, x=None, note: str = ""):
     zh = np.where(np.isfinite(T), T + g / np.sqrt(n) * (T**2 / 3 + 1 / 6)
                   + g**2 * T**3 / (27 * n), T)
     max_z = float(np.max(np.abs(zh))) if np.all(np.isfinite(m)) else float("inf")
-    return dataclasses.replace(plain, z=zh, max_abs_z=max_z, passed=bool(max_z < plain.bound))
+    return replace(plain, z=zh, max_abs_z=max_z, passed=bool(max_z < plain.bound))
 
 
 def richardson_half_step(at_eta, se_eta, at_half, se_half):
