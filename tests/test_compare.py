@@ -163,3 +163,13 @@ def test_skew_compare_corrects_the_t_of_skewed_means():
     assert np.median(np.abs(cy.z - Ty)) < 0.05
     # a theory off by a factor of 2 fails
     assert not skew_compare("exp, doubled theory", 2 * np.ones(5), X[:, :5]).passed
+
+
+def test_skew_compare_rejects_bad_samples():
+    import numpy as np
+
+    from validate.compare import skew_compare
+
+    for bad in (np.ones(10), np.ones((2, 4))):
+        with pytest.raises(ValueError, match="samples must be"):
+            skew_compare("x", np.zeros(4), bad)

@@ -257,6 +257,9 @@ def skew_compare(name: str, theory, samples, *, x=None, note: str = ""):
     :math:`T_H`."""
     X = np.asarray(samples, dtype=float)
     theory = np.asarray(theory, dtype=float)
+    if X.ndim != 2 or X.shape[0] < 3:
+        raise ValueError(f"samples must be (replicas, points) with at least 3 replicas (the "
+                         f"skewness needs them), got shape {X.shape}")
     n = X.shape[0]
     m = X.mean(axis=0)
     sem = replica_sem(X, axis=0)
