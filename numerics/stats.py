@@ -36,7 +36,7 @@ from scipy.stats import t as student_t
 
 __all__ = ["Truncation", "mser", "BatchMeans", "batch_means", "spectral_density_at_zero",
            "cramer_von_mises_cdf", "HeidelbergerWelch", "heidelberger_welch", "SteadyState",
-           "steady_state", "replica_sem"]
+           "steady_state", "replica_sem", "jackknife_log_variance"]
 
 
 def replica_sem(x: np.ndarray, axis: int = -1, *, single: float = np.nan) -> np.ndarray:
@@ -47,6 +47,45 @@ def replica_sem(x: np.ndarray, axis: int = -1, *, single: float = np.nan) -> np.
     n = x.shape[axis]
     return x.std(axis=axis, ddof=1) / np.sqrt(n) if n > 1 else np.full(
         np.delete(x.shape, axis), single)
+
+
+def jackknife_log_variance(x, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    r"""Jackknife estimate of :math:`\log\sigma^2` from the sample variance along ``axis``, and
+    its standard error (Miller 1968, *Jackknifing variances*, Ann. Math. Statist. 39:567).
+
+    With :math:`n` observations, :math:`\ell = \log s^2` and the leave-one-out
+    :math:`\ell_{(i)} = \log s^2_{(i)}`,
+    :math:`s^2_{(i)} = \bigl((n-1)s^2 - \tfrac{n}{n-1}(x_i-\bar x)^2\bigr)/(n-2)`:
+
+    .. math:: \hat\ell_J = n\ell - (n-1)\bar\ell_{(\cdot)},\qquad
+              \mathrm{SE}^2 = \tfrac{n-1}{n}\sum_i(\ell_{(i)}-\bar\ell_{(\cdot)})^2 .
+
+    The plain :math:`\log s^2` is biased low by :math:`\approx\mathrm{Var}(s^2)/2\sigma^4 =
+    (\kappa - \frac{n-3}{n-1})/2n` (:math:`\kappa` the kurtosis; :math:`1/(n-1)` for
+    Gaussian data), a sizeable fraction of its standard error
+    :math:`\sqrt{(\kappa-1)/n}` when the data are heavy-tailed; the delta-method standard
+    error from the sample kurtosis is too small at small :math:`n` as well.  The jackknife
+    removes the :math:`O(1/n)` bias and its standard error tracks the spread (tests check
+    both on Gaussian and Laplace samples)."""
+    a = np.asarray(x, dtype=float)
+    if a.ndim == 0:
+        raise ValueError("x must have at least one dimension")
+    a = np.moveaxis(a, axis, 0)
+    n = a.shape[0]
+    if n < 3:
+        raise ValueError(f"need at least 3 observations along axis {axis}, got {n}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError("x contains NaN or inf")
+    v = a.var(axis=0, ddof=1)
+    if np.any(v <= 0):
+        raise ValueError("x has zero variance along the axis: log variance undefined")
+    dev2 = (a - a.mean(axis=0)) ** 2
+    loo = ((n - 1) * v - n / (n - 1) * dev2) / (n - 2)
+    ell = np.log(np.maximum(loo, np.finfo(float).tiny))
+    ell_bar = ell.mean(axis=0)
+    est = n * np.log(v) - (n - 1) * ell_bar
+    se = np.sqrt((n - 1) / n * np.sum((ell - ell_bar) ** 2, axis=0))
+    return est, se
 
 
 def _series(x, name: str = "x", min_len: int = 2) -> np.ndarray:

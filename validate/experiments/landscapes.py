@@ -41,6 +41,7 @@ from numerics.landscapes import (
     scan_single_neuron,
 )
 from numerics.smoothing import mollify
+from numerics.stats import jackknife_log_variance
 from validate.compare import compare, tolerance_check
 from validate.params import Float, FloatList, Int, IntList
 from validate.plotting import new_figure, save_figure, simulation_points, theory_line
@@ -442,20 +443,16 @@ def _check_var(p: dict, quick: bool) -> None:
                              "variance of so few group means is too skewed for a z-test")
 
 
+def _kurtosis(x) -> float:
+    """Sample kurtosis m4/m2^2 (3 for Gaussian data): how heavy the trials' tails are."""
+    d = np.asarray(x) - np.mean(x)
+    return float(np.mean(d**4) / np.mean(d**2) ** 2)
+
+
 def var_of_mean(var_single, n):
     r"""Variance of the mean of ``n`` independent trials: :math:`\sigma_1^2/n` (the theory the
     experiment checks: trials are independent, so averaging N of them divides the spread)."""
     return var_single / n
-
-
-def _log_var(x):
-    """log of the sample variance along axis 0 and its standard error (delta method, from the
-    sample kurtosis)."""
-    M = x.shape[0]
-    v = x.var(axis=0, ddof=1)
-    m4 = np.mean((x - x.mean(axis=0)) ** 4, axis=0)
-    se = np.sqrt(np.maximum(m4 / v**2 - (M - 3) / (M - 1), 1e-12) / M)
-    return np.log(v), se
 
 
 @register_experiment("landscapes-variance", "spread of the HH loss and of its local slope vs "
@@ -478,23 +475,24 @@ def run_variance(config: RunConfig) -> ExperimentResult:
               for b in batches]  # (R,) regression slope per trial (common noise across w)
     comps, curves = [], {}
     for label, A, B in (("loss", loss[0], loss[1]), ("slope", slopes[0], slopes[1])):
-        ref_log, ref_se = _log_var(B[:, None])
+        ref_log, ref_se = jackknife_log_variance(B)
         ns, got, se = [], [], []
         for n in p["group_sizes"]:
             M = A.size // n
             g = A[:M * n].reshape(M, n).mean(axis=1)
-            lv, lse = _log_var(g[:, None])
+            lv, lse = jackknife_log_variance(g)
             ns.append(n)
-            got.append(lv[0] + np.log(n))
-            se.append(np.hypot(lse[0], ref_se[0]))
+            got.append(lv + np.log(n))
+            se.append(np.hypot(lse, ref_se))
         ns_a = np.array(ns, dtype=float)
-        theory = np.log(var_of_mean(np.exp(ref_log[0]), ns_a))
+        theory = np.log(var_of_mean(np.exp(ref_log), ns_a))
         comps.append(compare(
             f"log Var of the {label} averaged over N trials vs log(sigma_1^2/N)", theory,
             np.array(got) - np.log(ns_a), np.array(se), x=ns,
-            note="sigma_1^2 from an independent batch of single trials; delta-method SEs of "
-                 "the log variances"))
-        curves[label] = (ns_a, np.exp(ref_log[0]), np.exp(np.array(got)) / ns_a, np.array(se))
+            note="sigma_1^2 from an independent batch of single trials; log variances and "
+                 "their SEs by the jackknife (Miller 1968; the plain log s^2 is biased low by "
+                 "~ (kurtosis - 1)/2M)"))
+        curves[label] = (ns_a, np.exp(ref_log), np.exp(np.array(got)) / ns_a, np.array(se))
     # variance vs window length, from the recorded output of batch 0 at w0
     a = batches[0].a[:, K // 2, :, 0]  # (T, R)
     t = batches[0].t_record
@@ -511,6 +509,8 @@ def run_variance(config: RunConfig) -> ExperimentResult:
     extra = {"var_vs_tau": {"tau_ms": taus.tolist(), "var": var_tau},
              "var_single_trial_loss": float(np.var(loss[1], ddof=1)),
              "var_single_trial_slope": float(np.var(slopes[1], ddof=1)),
+             "kurtosis_single_trial_loss": _kurtosis(loss[1]),
+             "kurtosis_single_trial_slope": _kurtosis(slopes[1]),
              "mean_slope": float(np.mean(np.concatenate(slopes)))}
     return ExperimentResult("landscapes-variance", tuple(comps), config.seed, tuple(figures), p,
                             extra)
