@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["as_covariance", "as_vector", "as_positive", "as_nonnegative", "as_int",
-           "as_probability", "as_in_closed_range", "as_bool", "as_seed_sequence"]
+           "as_probability", "as_in_closed_range", "as_bool", "as_seed_sequence", "seed_entropy"]
 
 
 def as_covariance(value, name: str = "R", *, positive_definite: bool = False,
@@ -113,3 +113,10 @@ def as_seed_sequence(seed) -> np.random.SeedSequence:
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
         return np.random.SeedSequence(int(seed))
     raise TypeError(f"seed must be a non-negative int or numpy.random.SeedSequence, got {seed!r}")
+
+
+def seed_entropy(seed) -> int | tuple[int, ...]:
+    """The entropy of ``as_seed_sequence(seed)`` as a record: an int, or a tuple of ints for a
+    SeedSequence made from several (``SeedSequence([seed, stream])``)."""
+    e = as_seed_sequence(seed).entropy
+    return int(e) if np.ndim(e) == 0 else tuple(int(v) for v in e)

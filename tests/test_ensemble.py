@@ -36,6 +36,19 @@ def test_same_seed_same_numbers_and_block_independence():
     assert np.array_equal(e.samples, a.samples)
 
 
+def test_seed_sequence_from_several_words_is_accepted_and_recorded():
+    """SeedSequence([seed, stream]) has a list entropy: the ensemble records it (JSON-safe)
+    instead of failing on int()."""
+    import json
+
+    rule = LmsRule(np.diag([1.0, 0.5]), [1.0, -1.0], 0.1, 0.2)
+    ens = simulate_ensemble(rule, np.zeros(2), 5, replicas=3,
+                            seed=np.random.SeedSequence([11, 1]))
+    assert ens.seed_entropy == (11, 1)
+    assert json.loads(json.dumps(ens.to_dict()))["seed_entropy"] == [11, 1]
+    assert simulate_ensemble(rule, np.zeros(2), 5, replicas=3, seed=11).seed_entropy == 11
+
+
 def test_stationary_time_average_matches_exact_ou_variance():
     a, eta = 1.0, 0.05
     rule = OURule(a, eta)

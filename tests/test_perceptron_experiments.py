@@ -279,6 +279,22 @@ def test_logistic_learning_curves_quick(tmp_path):
     assert 3e-4 < me["sl_sigma0.1"]["erf_vs_logistic_flow_max_abs_diff"] < 1e-2
 
 
+def test_case_seed_streams_are_independent_and_stream_0_is_unchanged():
+    """The logistic learning-curve variant draws from stream 1: at the same seed it shares no
+    noise with the erf experiment (their calibrations are independent evidence), while
+    stream 0 is the historical ``SeedSequence(seed).spawn(n)``."""
+    from validate.experiments.perceptron import case_seeds
+
+    def first_draws(seqs):
+        return np.array([np.random.default_rng(s).standard_normal(4) for s in seqs])
+
+    base = first_draws(np.random.SeedSequence(7).spawn(4))
+    np.testing.assert_array_equal(first_draws(case_seeds(7, 4)), base)
+    other = first_draws(case_seeds(7, 4, stream=1))
+    assert not np.any(np.isclose(other, base))
+    assert abs(np.corrcoef(other.ravel(), base.ravel())[0, 1]) < 0.8
+
+
 def test_digits_rejects_a_doubled_data_flow(monkeypatch):
     """The statistical check (projection on the digit-1 mean) fails when the data-averaged
     flow's drift is doubled (the same flow run at 2t)."""

@@ -24,7 +24,7 @@ import numpy as np
 
 from numerics.cerebellum.moments import OnlineRule
 from numerics.cerebellum.task import CerebellarTask
-from numerics.checks import as_int, as_seed_sequence
+from numerics.checks import as_int, as_seed_sequence, seed_entropy
 from numerics.integrate import DivergenceError
 from numerics.progress import progress_bar
 from numerics.stats import replica_sem
@@ -58,7 +58,7 @@ class OnlineLearningEnsemble:
     losses: np.ndarray
     final_w: np.ndarray
     replicas: int
-    seed_entropy: int
+    seed_entropy: int | tuple[int, ...]
 
     @property
     def mean(self) -> np.ndarray:
@@ -293,4 +293,4 @@ def simulate_online_learning(
         bar.close()
     return OnlineLearningEnsemble(configs=configs, updates=record_updates, losses=losses,
                                   final_w=W.reshape(C, R, Nmax), replicas=R,
-                                  seed_entropy=int(ss.entropy))
+                                  seed_entropy=seed_entropy(ss))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerics.checks import as_int, as_seed_sequence
+from numerics.checks import as_int, as_seed_sequence, seed_entropy
 from numerics.integrate import DivergenceError
 from numerics.progress import progress_bar
 
@@ -77,7 +77,7 @@ class Ensemble:
     sem: np.ndarray
     cov: np.ndarray
     replicas: int
-    seed_entropy: int
+    seed_entropy: int | tuple[int, ...]
     names: tuple[str, ...]
     samples: np.ndarray | None = None
     time_average: TimeAverage | None = None
@@ -143,7 +143,7 @@ def simulate_ensemble(
     steps = as_int(steps, "steps", 0)
     replicas = as_int(replicas, "replicas", 1)
     gens = replica_generators(seed, replicas)
-    ss_entropy = as_seed_sequence(seed).entropy
+    ss_entropy = seed_entropy(seed)
     dim = rule.dim
     if callable(w0):
         w = np.stack([np.asarray(w0(g), dtype=float) for g in gens])
@@ -231,5 +231,5 @@ def simulate_ensemble(
         mean, sem, _ = _stats(per)
         ta = TimeAverage(start=average_from, stop=steps + 1, per_replica=per, mean=mean, sem=sem)
     return Ensemble(steps=record_steps, times=rule.lr * record_steps.astype(float), mean=means,
-                    sem=sems, cov=covs, replicas=replicas, seed_entropy=int(ss_entropy),
+                    sem=sems, cov=covs, replicas=replicas, seed_entropy=ss_entropy,
                     names=names, samples=samples, time_average=ta)

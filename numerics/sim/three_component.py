@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerics.checks import as_int, as_seed_sequence
+from numerics.checks import as_int, as_seed_sequence, seed_entropy
 from numerics.integrate import DivergenceError
 from numerics.progress import progress_bar
 from numerics.sim.students import exact_trace, hutchinson_trace
@@ -104,7 +104,7 @@ class CycleEnsemble:
     plasticity: Plasticity
     runs: int
     cycles: int
-    seed_entropy: int
+    seed_entropy: int | tuple[int, ...]
     loss: np.ndarray
     k: np.ndarray
     record_cycles: np.ndarray
@@ -288,7 +288,7 @@ def simulate_cycles(model, w0, cycles: int, plasticity: Plasticity, *, runs: int
     """
     runs = as_int(runs, "runs", 1)
     ss = as_seed_sequence(seed)
-    return _run(model, w0, cycles, plasticity, ss.spawn(runs), int(ss.entropy),
+    return _run(model, w0, cycles, plasticity, ss.spawn(runs), seed_entropy(ss),
                 record_cycles, trace, probes, literal, progress)
 
 

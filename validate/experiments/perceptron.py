@@ -155,9 +155,13 @@ def simulated_alignment(red: ReducedPerceptronRule, w0, mu, steps: int, *, repli
     return ens.times, A, se
 
 
-def case_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
-    """One independent SeedSequence per simulated case (rule x setting), in loop order."""
-    return np.random.SeedSequence(seed).spawn(n)
+def case_seeds(seed: int, n: int, stream: int = 0) -> list[np.random.SeedSequence]:
+    """One independent SeedSequence per simulated case (rule x setting), in loop order.
+
+    ``stream`` > 0 draws from ``SeedSequence([seed, stream])`` instead of
+    ``SeedSequence(seed)``: an experiment that is a variant of another (same cases, another
+    model) takes its own stream, so the two are independent evidence at the same seed."""
+    return np.random.SeedSequence(seed if stream == 0 else [seed, stream]).spawn(n)
 
 
 def extrapolate_to_zero_lr(run, lr: float, seed: np.random.SeedSequence):
@@ -224,7 +228,10 @@ def _learning_curves(name: str, figure: str, config: RunConfig) -> ExperimentRes
     t_dense = np.linspace(0, p["t_max"], 300)
     sig = p["sigmoid"]
     comparisons, curves, model_error = [], [], {}
-    for (rule, sigma), seed in zip(cases, case_seeds(config.seed, len(cases))):
+    # the logistic variant runs on its own stream: at the same seed the two experiments would
+    # otherwise share their noise and their calibrations would not be independent
+    stream = 0 if sig == "erf" else 1
+    for (rule, sigma), seed in zip(cases, case_seeds(config.seed, len(cases), stream)):
         def run(eta, s, rule=rule, sigma=sigma):
             k = int(round(p["lr"] / eta))  # 1 at eta, 2 at eta/2: the same times
             red = ReducedPerceptronRule.isotropic(rule, mu, sigma, lr=eta, extra=(w0,),
