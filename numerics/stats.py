@@ -39,11 +39,12 @@ __all__ = ["Truncation", "mser", "BatchMeans", "batch_means", "spectral_density_
            "steady_state", "replica_sem", "jackknife_log_variance"]
 
 
-def replica_sem(x: np.ndarray, axis: int = -1, *, single: float = np.nan) -> np.ndarray:
+def replica_sem(x, axis: int = -1, *, single: float = np.nan) -> np.ndarray:
     r"""Standard error of the mean over independent replicas along ``axis``:
     :math:`s/\sqrt n` with the unbiased (``ddof=1``) sample standard deviation :math:`s` of
     the :math:`n` replicas; with fewer than two replicas there is no estimate and every entry
     is ``single`` (NaN unless given)."""
+    x = np.asarray(x, dtype=float)
     n = x.shape[axis]
     return x.std(axis=axis, ddof=1) / np.sqrt(n) if n > 1 else np.full(
         np.delete(x.shape, axis), single)

@@ -34,6 +34,7 @@ from numerics.deep_linear import (
 )
 from numerics.diffuse_tree import DiffuseTreeSampler, tree_spectrum
 from numerics.sim.deep_network import BatchedDeepNetwork, as_seed_sequence
+from numerics.stats import replica_sem
 from theory import deep_linear as th
 from validate.compare import compare, tolerance_check
 from validate.params import Float, FloatList, Int, IntList
@@ -61,11 +62,6 @@ def half_times(t: np.ndarray, u: np.ndarray, target: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         out = t0 + (half - u0) * (t1 - t0) / (u1 - u0)
     return np.where(reached, out, np.nan)
-
-
-def _sem(a, axis=0):
-    a = np.asarray(a, dtype=float)
-    return np.std(a, axis=axis, ddof=1) / np.sqrt(a.shape[axis])
 
 
 # ---------------------------------------------------------------------------------------
@@ -207,7 +203,7 @@ def run_exercise1(config: RunConfig) -> ExperimentResult:
     comps.append(tolerance_check("decoupled init: half-learning times vs eq. (4)", th_half,
                                  dec_half, atol=dt * 1e-3,
                          note="zero lag (within 1e-3 of a grid step)"))
-    lag_mean, lag_sem = lags.mean(0), _sem(lags)
+    lag_mean, lag_sem = lags.mean(0), replica_sem(lags, 0)
     # half-times against the seed's a0 = 0.001 curve
     seed_lag = half_times(t_grid, sv_hidden.transpose(1, 0, 2), s) \
         - half_times(t_grid, theory, s)[None]
@@ -224,14 +220,14 @@ def run_exercise1(config: RunConfig) -> ExperimentResult:
              "random_init_lag_vs_matched_eq4": {"mean": lag_mean.tolist(),
                                                 "sem": lag_sem.tolist()},
              "random_init_lag_vs_seed_a0": {"mean": np.nanmean(seed_lag, 0).tolist(),
-                                            "sem": _sem(seed_lag).tolist()},
+                                            "sem": replica_sem(seed_lag, 0).tolist()},
              "random_init_initial_singular_values": np.mean(sv0, 0).tolist(),
              "decoupled_lag": dec_lag.tolist(),
              "exercise_1_2": {
                  "deep_half_time_mean": ex12_half.mean(0).tolist(),
-                 "deep_half_time_sem": _sem(ex12_half).tolist(),
+                 "deep_half_time_sem": replica_sem(ex12_half, 0).tolist(),
                  "shallow_half_time_mean": ex12_sh_half.mean(0).tolist(),
-                 "shallow_half_time_sem": _sem(ex12_sh_half).tolist(),
+                 "shallow_half_time_sem": replica_sem(ex12_sh_half, 0).tolist(),
                  "deep_largest_first_every_run": bool(np.all(np.diff(
                      ex12_half[:, [0, 1]], axis=1) > 0) and np.all(
                      ex12_half[:, 1:2] < ex12_half[:, 2:])),
@@ -245,7 +241,7 @@ def _plot_ex1(t, s, theory, tr, tre, sv_hidden, matched, sh_theory, sh_eul, dts,
     fig, axes = new_figure(6, 1)
     for ax, sv, name in ((axes[0, 4], ex12_deep, "one hidden layer (16 units)"),
                          (axes[0, 5], ex12_shallow, "shallow")):
-        m, se = sv.mean(0), _sem(sv)
+        m, se = sv.mean(0), replica_sem(sv, 0)
         for a in range(s.size):
             simulation_points(ax, t[::3], m[::3, a], se[::3, a], color=f"C{a}", ms=2.5,
                               label=f"mode {a + 1}" if a < s.size else None)
@@ -265,7 +261,7 @@ def _plot_ex1(t, s, theory, tr, tre, sv_hidden, matched, sh_theory, sh_eul, dts,
     ax.set_xlabel(r"time $t$ (same units as $\tau = 1/\eta$)")
     ax.legend(fontsize=7)
     ax = axes[0, 1]
-    m, se = sv_hidden.mean(0), _sem(sv_hidden)
+    m, se = sv_hidden.mean(0), replica_sem(sv_hidden, 0)
     for a in range(s.size):
         theory_line(ax, t, theory[:, a], color=f"C{a}",
                     label="eq. (4), a0 = 0.001" if a == 0 else None)
@@ -387,7 +383,7 @@ def run_exercise2(config: RunConfig) -> ExperimentResult:
         final = sv[-1]
         if name != RELU_ALL:  # a ReLU output cannot produce the -1 targets: no target s
             comps.append(compare(f"{name}: final singular values vs s", s, final.mean(0),
-                                 _sem(final), rel_allowance=1e-3, dof=R - 1,
+                                 replica_sem(final, 0), rel_allowance=1e-3, dof=R - 1,
                                  note=f"epoch {E}; allowance 0.1% of s for the residual "
                                       "transient"))
         ht = half_times(ep, sv, s)  # (R, P)
@@ -396,7 +392,7 @@ def run_exercise2(config: RunConfig) -> ExperimentResult:
             ht_mean = np.nanmean(ht, 0)
         order = np.argsort(ht_mean)
         extra[name] = {"half_time_mean": ht_mean.tolist(),
-                       "half_time_sem": _sem(ht).tolist(),
+                       "half_time_sem": replica_sem(ht, 0).tolist(),
                        "order_of_convergence": order.tolist(),
                        "largest_first": bool(np.all(order == np.arange(P))),
                        "lag_vs_theory_rel": (ht_mean / t_theory - 1).tolist(),
@@ -429,7 +425,8 @@ def run_exercise2(config: RunConfig) -> ExperimentResult:
         ht = half_times(rec.epochs.astype(float), sv, s) * tau / tau_k  # in units of tau(0.5)
         # a mode that never reached half within the horizon gives NaN: the comparison then
         # fails (max |z| = inf) instead of stopping the experiment
-        t_over_tau[lr] = (np.mean(ht, 0).tolist(), np.nan_to_num(_sem(ht), nan=0.0).tolist())
+        t_over_tau[lr] = (np.mean(ht, 0).tolist(),
+                          np.nan_to_num(replica_sem(ht, 0), nan=0.0).tolist())
     la, lb = lrs[0], lrs[1]
     ma, sa = (np.array(v) for v in t_over_tau[la])
     mb, sb = (np.array(v) for v in t_over_tau[lb])
@@ -459,7 +456,7 @@ def _plot_ex2(ep, s, theory, runs, out_dir, t_over_tau, t_theory, clipped=None):
         if name == RELU_ALL and clipped is not None:
             for c in clipped:
                 ax.axhline(c, color="0.5", lw=0.8, ls="--")
-        m, se = sv.mean(1), _sem(sv, 1)
+        m, se = sv.mean(1), replica_sem(sv, 1)
         step = max(1, len(ep) // 60)
         for a in range(s.size):
             theory_line(ax, ep, theory[:, a], color=f"C{a}", lw=1)

@@ -46,6 +46,7 @@ from numerics.learning_bounds import (
 )
 from numerics.sim.students import LinearTeacherTask, ReducedLinearStudent, SigmoidStudent
 from numerics.sim.three_component import Plasticity, sample_k, simulate_cycles
+from numerics.stats import replica_sem
 from validate.compare import compare
 from validate.params import Float, FloatList, Int, IntList
 from validate.plotting import new_figure, save_figure, simulation_points, theory_line
@@ -76,11 +77,6 @@ def sigmoid_base() -> tuple[SigmoidStudent, np.ndarray]:
     for _ in range(b["pretrain_steps"]):
         w = w - b["pretrain_lr"] * model.grad(w)[0]
     return model, w
-
-
-def _sem(x, axis=0):
-    x = np.asarray(x, dtype=float)
-    return x.std(axis=axis, ddof=1) / np.sqrt(x.shape[axis])
 
 
 def _gammas(pl: Plasticity):
@@ -175,12 +171,12 @@ def run_k(config: RunConfig) -> ExperimentResult:
         trunc = meas - ens.k_second_order
         comparisons.append(compare(
             f"<k> per cycle along training, {label}", pred.mean(1), meas.mean(1),
-            _sem(diff, 1), x=rec,
+            replica_sem(diff, 1), x=rec,
             note=f"{ens.runs} runs; theory from each run's state at the cycle start "
                  f"({'Hutchinson tr H, ' + str(p['probes']) + ' probes' if sig else 'exact tr H'}"
                  f"); paired standard errors; Taylor remainder k - k_2nd: mean "
                  f"{trunc.mean():.2e}, max |mean/SE| "
-                 f"{np.max(np.abs(trunc.mean(1) / _sem(diff, 1))):.2f}"))
+                 f"{np.max(np.abs(trunc.mean(1) / replica_sem(diff, 1))):.2f}"))
         ds = sample_k(model, w0, pl, int(p["draws"]), seed=s_draw)
         args = (model.dim, *_gammas(pl), ds.loss, ds.grad_norm, ds.curv_grad, ds.trace_hess)
         m_th = expected_k(*args, allow_negative_curvature=sig)
@@ -188,7 +184,7 @@ def run_k(config: RunConfig) -> ExperimentResult:
         dev2 = (ds.k - ds.k.mean()) ** 2
         comparisons.append(compare(
             f"mean and variance of k over {ds.k.size} directions, {label}", [m_th, v_th],
-            [ds.k.mean(), ds.k.var(ddof=1)], [_sem(ds.k), _sem(dev2)], x=[0, 1],
+            [ds.k.mean(), ds.k.var(ddof=1)], [replica_sem(ds.k, 0), replica_sem(dev2, 0)], x=[0, 1],
             note="x = 0: mean, x = 1: variance (derived with isotropic sphere moments)"))
         curves.append((label, rec, pred, meas, diff, sig))
         extra[label] = {"N": model.dim, "plasticity": pl.to_dict(),
@@ -207,7 +203,7 @@ def _plot_k(curves, out_dir):
     lo, hi = np.inf, -np.inf
     for i, (label, _rec, pred, meas, diff, sig) in enumerate(curves):
         th = pred.mean(1)
-        simulation_points(ax, th, meas.mean(1), _sem(diff, 1), color=f"C{i}",
+        simulation_points(ax, th, meas.mean(1), replica_sem(diff, 1), color=f"C{i}",
                           fmt="s" if sig else "o", label=label)
         lo, hi = min(lo, th.min()), max(hi, th.max())
     positive = all(np.all(c[2].mean(1) > 0) and np.all(c[3].mean(1) > 0) for c in curves)
@@ -228,7 +224,8 @@ def _plot_k(curves, out_dir):
             continue
         scale = abs(pred.mean(1)[0])
         theory_line(ax, rec, pred.mean(1) / scale, color=f"C{i}", label=f"theory, {label}")
-        simulation_points(ax, rec, meas.mean(1) / scale, _sem(diff, 1) / scale, color=f"C{i}",
+        simulation_points(ax, rec, meas.mean(1) / scale, replica_sem(diff, 1) / scale,
+                          color=f"C{i}",
                           label="simulation (mean over runs, 1 s.e.)" if i == 0 else None)
     ax.set(xlabel="cycle", ylabel=r"$\langle k\rangle$ / its value at cycle 0",
            title="along training")
@@ -299,7 +296,7 @@ def run_size(config: RunConfig) -> ExperimentResult:
             ds = sample_k(model, w, pl, int(p["draws"]), seed=s)
             Ns.append(model.dim)
             means.append(ds.k.mean())
-            sems.append(_sem(ds.k))
+            sems.append(replica_sem(ds.k, 0))
             samples.append(ds.k)
             for key, ref in (("curv_grad", kappa0), ("trace_hess", c * tau0), ("loss", F0),
                              ("grad_norm", G0)):
@@ -405,7 +402,7 @@ def run_sigmoid_size(config: RunConfig) -> ExperimentResult:
         ds = sample_k(big, wb, pl, int(p["draws"]), seed=ss, max_hessian_dim=0)
         rows.append((big.dim, ds.loss, ds.grad_norm, ds.curv_grad, ds.trace_hess))
         means.append(ds.k.mean())
-        sems.append(_sem(ds.k))
+        sems.append(replica_sem(ds.k, 0))
     r = np.array(rows)
     Ns, means, sems = r[:, 0], np.array(means), np.array(sems)
     th = expected_k(Ns, *_gammas(pl), r[:, 1], r[:, 2], r[:, 3], r[:, 4],
@@ -523,11 +520,11 @@ def run_steady_state(config: RunConfig) -> ExperimentResult:
         G = ens.grad_norm
         Ns.append(model.dim)
         means.append(per_run.mean())
-        sems.append(_sem(per_run))
+        sems.append(replica_sem(per_run, 0))
         mf.append(theory)
         allow.append(theory * G.var() / G.mean() ** 2)
         drift.append(d.mean())
-        drift_se.append(_sem(d))
+        drift_se.append(replica_sem(d, 0))
         trajs.append(ens.loss.mean(1))
     Ns, means, sems, mf = (np.array(v, dtype=float) for v in (Ns, means, sems, mf))
     ns_th = optimal_size(*_gammas(pl), 0.5)
@@ -662,15 +659,15 @@ def run_threshold(config: RunConfig) -> ExperimentResult:
         Gbar = G.mean()
         comparisons.append(compare(
             f"G-weighted difficulty at the plateau vs threshold, gamma3={g3:g}", thr,
-            thr + d.mean() / Gbar, _sem(d) / Gbar,
+            thr + d.mean() / Gbar, replica_sem(d, 0) / Gbar,
             note=f"{int(p['runs'])} runs, window of {win} cycles after {burn} (descent + "
                  f"{p['burn_in']:g} relaxation times); exact for quadratic loss: "
                  "E[Delta F] = 0 <=> E[G (G_F - threshold)] = 0"))
         dl = _half_window_drift(ens.loss, burn, win)
         comparisons.append(compare(
             f"window is stationary (second-half minus first-half mean loss), gamma3={g3:g}",
-            0.0, dl.mean(), _sem(dl), note="a failure means the runs had not reached their "
-                                           "steady state"))
+            0.0, dl.mean(), replica_sem(dl, 0),
+            note="a failure means the runs had not reached their steady state"))
         series.append((g3, thr, diff, ens))
         m = diff.mean(1)
         cross = int(np.argmax(m >= thr)) if np.any(m >= thr) else None
@@ -692,7 +689,7 @@ def _plot_threshold(series, N, out_dir):
         t = np.arange(diff.shape[0])
         sel = np.unique(np.geomspace(1, t[-1], 40).astype(int))
         ax = axes[0, 0]
-        simulation_points(ax, sel, diff.mean(1)[sel], _sem(diff[sel], 1), color=col, ms=2.5,
+        simulation_points(ax, sel, diff.mean(1)[sel], replica_sem(diff[sel], 1), color=col, ms=2.5,
                           label=rf"$\bar G_F$, $\gamma_3$ = {g3:g} (mean of runs, 1 s.e.)")
         theory_line(ax, [1, t[-1]], [thr, thr], color=col, ls="--",
                     label=r"threshold $\gamma_1/(T\langle|\dot w|^2\rangle)$")
