@@ -182,7 +182,8 @@ def run_finite_lr_lms(config: RunConfig) -> ExperimentResult:
     extra["stationary_scan"] = scan
     figures = []
     if config.out_dir is not None and config.figures:
-        figures = _plot(p, gamma, t, pred, flow, exact, m1, s1, scan, config.out_dir)
+        bias = (t[pick], pred_diff, diff, sdiff)
+        figures = _plot(p, gamma, t, pred, flow, exact, m1, s1, scan, bias, config.out_dir)
     return ExperimentResult("finite-lr-lms", tuple(comps), config.seed, tuple(figures), p, extra)
 
 
@@ -200,8 +201,8 @@ def _stationary_scan(p, c1, c2) -> dict:
             "rel_err_order2": (np.abs(o2 - exact) / exact).tolist()}
 
 
-def _plot(p, gamma, t, pred, flow, exact, m, s, scan, out_dir) -> list[str]:
-    fig, axes = new_figure(2, 1)
+def _plot(p, gamma, t, pred, flow, exact, m, s, scan, bias, out_dir) -> list[str]:
+    fig, axes = new_figure(3, 1)
     ax = axes[0, 0]
     theory_line(ax, t, pred, color="C0", label="first order")
     theory_line(ax, t, flow, color="0.5", ls="--", label=r"flow ($\gamma\to0$)")
@@ -211,6 +212,17 @@ def _plot(p, gamma, t, pred, flow, exact, m, s, scan, out_dir) -> list[str]:
            title=rf"LMS learning curve, $\gamma$={gamma:.3g}")
     ax.legend(fontsize="x-small")
     ax = axes[0, 1]
+    tb, pred_diff, diff, sdiff = bias
+    theory_line(ax, tb, pred_diff, color="C0", label=r"first order: $\gamma c(t) - "
+                r"\frac{\gamma}{2}c(t)$")
+    simulation_points(ax, tb, diff, sdiff, color="C3",
+                      label="simulated, independent runs (±1 SE)")
+    ax.axhline(0.0, color="0.7", lw=0.8)
+    ax.set(xscale="log", xlabel=r"t = $\gamma$ n",
+           ylabel=r"$\mathcal{E}(\gamma) - \mathcal{E}(\gamma/2)$",
+           title="finite-learning-rate bias, measured")
+    ax.legend(fontsize="x-small")
+    ax = axes[0, 2]
     fr = np.array(scan["fraction"])
     theory_line(ax, fr, scan["rel_err_order1"], color="C0", marker="o", label=r"$O(\gamma)$")
     theory_line(ax, fr, scan["rel_err_order2"], color="C2", marker="s",
