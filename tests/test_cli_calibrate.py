@@ -27,6 +27,15 @@ def test_cli_calibrate_small(tmp_path, capsys):
     assert cal["test_confidence"] == family_confidence(len(stat) + 1)
     assert all(c["acceptance_interval"][0] == 0 for c in stat)
     assert (out / "calibration.png").stat().st_size > 10_000
+    assert cal["root_seed"] == 0
+    assert cal["command"] == ("learndyn calibrate lms --quick --seeds 3 --seed 0 "
+                              + " ".join(LMS_SMALL))
+    # the stored calibration as a table row
+    capsys.readouterr()
+    assert main(["calibrations", str(out)]) == 0
+    row = capsys.readouterr().out.splitlines()[2]
+    assert row.startswith("| lms (quick, replicas=40, window_factor=1.0, fractions=0.5, "
+                          "points=6) | 3 | ")
     # resuming computes nothing new and gives the same numbers
     assert main(args) == code
     again = json.loads((out / "calibration.json").read_text())

@@ -39,3 +39,20 @@ def test_every_cli_subcommand_in_the_readme_exists():
     sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
     used = set(re.findall(r"^\s*learndyn ([a-z]+)", README, re.M))
     assert used and used <= set(sub.choices), used - set(sub.choices)
+
+
+def test_the_cli_synopsis_lists_every_subcommand_and_flag():
+    """The README's command-line block names every subcommand and every flag it takes."""
+    from validate.cli import build_parser
+
+    block = README[README.index("## Command line"):]
+    block = block[block.index("```text"):block.index("```", block.index("```text") + 7)]
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    listed = set(re.findall(r"^learndyn ([a-z]+)", block, re.M))
+    assert set(sub.choices) <= listed, set(sub.choices) - listed
+    for name, p in sub.choices.items():
+        for action in p._actions:
+            for flag in action.option_strings:
+                if flag.startswith("--") and flag != "--help":
+                    assert flag in block, f"learndyn {name} {flag} is not in the synopsis"

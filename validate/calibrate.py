@@ -141,6 +141,20 @@ class Calibration:
     seconds_per_seed: float | None = None
     out_dir: Path | None = None
     figures: tuple[str, ...] = ()
+    root_seed: int = 0
+
+    @property
+    def command(self) -> str:
+        """The ``learndyn calibrate`` command line that reproduces this calibration."""
+        import shlex
+
+        from validate.registry import param_arguments
+
+        parts = ["learndyn", "calibrate", self.experiment]
+        if self.quick:
+            parts.append("--quick")
+        parts += ["--seeds", str(self.seeds), "--seed", str(self.root_seed)]
+        return " ".join(shlex.quote(p) for p in parts + param_arguments(self.params))
 
     @property
     def tests(self) -> int:
@@ -156,6 +170,7 @@ class Calibration:
 
     def to_dict(self) -> dict:
         return {"experiment": self.experiment, "quick": self.quick, "seeds": self.seeds,
+                "root_seed": self.root_seed, "command": self.command,
                 "params": dict(self.params), "runs": self.runs, "errors": self.errors,
                 "any_failures": self.any_failures,
                 "any_failure_rate": self.any_failures / self.runs if self.runs else None,
@@ -169,8 +184,9 @@ class Calibration:
 
 
 def summarize_points(experiment: str, records: list[dict], *, quick: bool, seeds: int,
-                     params: Mapping[str, object]) -> Calibration:
-    """A :class:`Calibration` from sweep point records (``load_points(..., arrays=True)``)."""
+                     params: Mapping[str, object], root_seed: int = 0) -> Calibration:
+    """A :class:`Calibration` from sweep point records (``load_points(..., arrays=True)``) of
+    the sweep with root seed ``root_seed``."""
     ok = [r for r in records if r["status"] == "ok"]
     errors = sum(r["status"] == "error" for r in records)
     by_name: dict[str, dict] = {}
@@ -220,7 +236,7 @@ def summarize_points(experiment: str, records: list[dict], *, quick: bool, seeds
     return Calibration(experiment, quick, seeds, dict(params), tuple(cals), len(ok), any_fail,
                        combined, acceptance_interval(max(len(ok), 1), combined, conf) if levels
                        else (0, 0), errors, conf,
-                       float(np.mean(times)) if times else None)
+                       float(np.mean(times)) if times else None, root_seed=int(root_seed))
 
 
 def calibrate(name: str, seeds: int = 100, *, quick: bool = False,
@@ -247,7 +263,8 @@ def calibrate(name: str, seeds: int = 100, *, quick: bool = False,
               executor=executor, workers=workers, address=address, quick=quick,
               progress=progress, force=force)
     records = load_points(sweep_dir, arrays=True)
-    cal = summarize_points(name, records, quick=quick, seeds=seeds, params=params)
+    cal = summarize_points(name, records, quick=quick, seeds=seeds, params=params,
+                           root_seed=seed)
     figs: tuple[str, ...] = ()
     if figures and cal.comparisons:
         figs = tuple(plot_calibration(cal, out))

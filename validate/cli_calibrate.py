@@ -78,8 +78,25 @@ def _cmd_calibrate(args) -> int:
     return 0 if cal.passed else 1
 
 
+def _cmd_calibrations(args) -> int:
+    from validate.calibration_table import calibration_table, load_calibration
+
+    table = calibration_table(load_calibration(p) for p in args.paths)
+    if args.output:
+        out = Path(args.output)
+        if out.is_dir():
+            from validate.errors import InputError
+
+            raise InputError(f"--output {out}: is a folder (give a file name)")
+        out.write_text(table + "\n")
+        print(f"table of {len(args.paths)} calibration(s) written to {out}")
+    else:
+        print(table)
+    return 0
+
+
 def add_command(subparsers) -> None:
-    """Add ``calibrate`` to the ``learndyn`` subparsers."""
+    """Add ``calibrate`` and ``calibrations`` to the ``learndyn`` subparsers."""
     from validate.cli import nonnegative_int, positive_int
     from validate.executors import EXECUTORS
 
@@ -110,3 +127,15 @@ def add_command(subparsers) -> None:
                    help="replace a different calibration found in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_calibrate)
+
+    t = subparsers.add_parser(
+        "calibrations", help="table of stored calibrations (markdown)",
+        description="Print one markdown table of the calibrations stored in PATH (folders "
+                    "written by `learndyn calibrate --out`, or their calibration.json): per "
+                    "calibration the mode, seeds, verdict, runs with any failure against the "
+                    "acceptance interval, failures per statistical comparison and the range "
+                    "of mean z.")
+    t.add_argument("paths", nargs="+", metavar="PATH")
+    t.add_argument("--output", default=None, metavar="FILE",
+                   help="write the table to FILE instead of printing it")
+    t.set_defaults(func=_cmd_calibrations)

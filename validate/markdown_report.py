@@ -24,7 +24,7 @@ import numpy as np
 from validate.errors import InputError
 
 __all__ = ["render_run_report", "render_sweep_report", "write_markdown_report", "detect_kind",
-           "sweep_summary", "read_json_file"]
+           "sweep_summary", "read_json_file", "require_fields"]
 
 
 def read_json_file(path: Path, what: str) -> dict:
@@ -53,7 +53,9 @@ def read_json_file(path: Path, what: str) -> dict:
     return data
 
 
-def _require(data: dict, path: Path, fields: dict) -> None:
+def require_fields(data: dict, path: Path, fields: dict) -> None:
+    """:class:`InputError` naming ``path`` and the field unless every ``fields`` key is present
+    with one of its types (a bool never passes for an int)."""
     for key, types in fields.items():
         if key not in data:
             raise InputError(f"{path}: missing field {key!r}; not a complete learndyn file")
@@ -70,13 +72,14 @@ def _as_tuple(types) -> tuple:
 def _load_run_report(folder: Path) -> dict:
     path = folder / "report.json"
     rep = read_json_file(path, "a validate report")
-    _require(rep, path, {"experiment": str, "passed": bool, "comparisons": list, "seed": int})
+    require_fields(rep, path, {"experiment": str, "passed": bool, "comparisons": list,
+                               "seed": int})
     if rep["seed"] < 0:
         raise InputError(f"{path}: field 'seed' must be >= 0, got {rep['seed']}")
     for i, c in enumerate(rep["comparisons"]):
         if not isinstance(c, dict):
             raise InputError(f"{path}: comparisons[{i}] is not an object")
-        _require(c, path, {"name": str, "passed": bool})
+        require_fields(c, path, {"name": str, "passed": bool})
     if not rep["comparisons"]:
         raise InputError(f"{path}: holds no comparisons (an incomplete run?)")
     return rep
@@ -90,7 +93,7 @@ def _load_manifest(folder: Path) -> dict:
     if man.get("format") != MANIFEST_FORMAT:
         raise InputError(f"{path}: not a learndyn sweep manifest (format "
                          f"{man.get('format')!r}, expected {MANIFEST_FORMAT!r})")
-    _require(man, path, {"target": str, "grid": dict, "grid_order": list, "seed": int,
+    require_fields(man, path, {"target": str, "grid": dict, "grid_order": list, "seed": int,
                          "n_grid_points": int, "n_points": int, "replicates": int,
                          "points": list, "seeding": str, "entropy": int})
     for i, e in enumerate(man["points"]):
@@ -457,7 +460,7 @@ def write_markdown_report(folder: str | Path, output: str | Path | None = None, 
 
         path = folder / "gallery.json"
         g = read_json_file(path, "a gallery index")
-        _require(g, path, {"entries": list, "quick": bool, "seed": int, "formats": list,
+        require_fields(g, path, {"entries": list, "quick": bool, "seed": int, "formats": list,
                            "created": str, "versions": dict})
         try:
             entries = tuple(GalleryEntry.from_dict(e) for e in g["entries"])

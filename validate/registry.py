@@ -24,7 +24,8 @@ from validate.compare import Comparison
 from validate.params import Param, ParameterError, resolve
 
 __all__ = ["RunConfig", "ExperimentResult", "Experiment", "register_experiment", "experiments",
-           "get_experiment", "resolve_params", "run_experiment", "reproduce_command"]
+           "get_experiment", "resolve_params", "run_experiment", "reproduce_command",
+           "param_arguments"]
 
 
 @dataclass(frozen=True)
@@ -158,13 +159,20 @@ def reproduce_command(name: str, seed: int, quick: bool, overrides: Mapping[str,
     parts = ["learndyn", "validate", name, "--seed", str(int(seed))]
     if quick:
         parts.append("--quick")
+    return " ".join(shlex.quote(p) for p in parts + param_arguments(overrides))
+
+
+def param_arguments(overrides: Mapping[str, object]) -> list[str]:
+    """``--param NAME=VALUE`` arguments that give ``overrides`` back on the command line
+    (lists comma-joined, booleans lower case)."""
+    args = []
     for k, v in dict(overrides).items():
         if isinstance(v, (tuple, list)):
             v = ",".join(str(x) for x in v)
         elif isinstance(v, bool):
             v = str(v).lower()
-        parts += ["--param", f"{k}={v}"]
-    return " ".join(shlex.quote(p) for p in parts)
+        args += ["--param", f"{k}={v}"]
+    return args
 
 
 def run_experiment(name: str, config: RunConfig | None = None) -> ExperimentResult:
