@@ -47,6 +47,14 @@ class OnlineRule:
         """Advance all replicas ``w`` (R, dim) by one update, given ``noise`` (R, noise_dim)."""
         raise NotImplementedError
 
+    def advance(self, w: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """Advance all replicas by ``len(noise)`` updates, ``noise`` (n, R, noise_dim): the
+        steps one after the other.  A rule with a compiled loop overrides this (same
+        result to rounding); :func:`simulate_ensemble` calls it between recorded steps."""
+        for z in noise:
+            w = self.step(w, z)
+        return w
+
 
 @dataclass(frozen=True)
 class TimeAverage:
@@ -207,9 +215,22 @@ def simulate_ensemble(
             for r, g in enumerate(gens):
                 buf[:b, r, :] = rule.draw(g, b)
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below
-                for s in range(b):
-                    w = rule.step(w, buf[s])
-                    n_now = done + s + 1
+                s = 0
+                while s < b:
+                    # advance to the next step that is recorded or time-averaged, at once
+                    n_now = done + s
+                    if acc is not None and n_now + 1 >= average_from:
+                        seg = 1
+                    else:
+                        stop = done + b
+                        if rec_i < m:
+                            stop = min(stop, int(record_steps[rec_i]))
+                        if acc is not None:
+                            stop = min(stop, average_from)
+                        seg = max(1, stop - n_now)
+                    w = rule.advance(w, buf[s:s + seg])
+                    s += seg
+                    n_now = done + s
                     if rec_i < m and record_steps[rec_i] == n_now:
                         record(n_now, w)
                     if acc is not None and n_now >= average_from:

@@ -44,13 +44,16 @@ from numerics.checks import as_covariance, as_int, as_nonnegative, as_positive, 
 from numerics.sim.ensemble import OnlineRule, replica_generators
 
 __all__ = [
-    "SIGMOIDS", "BASELINES", "sigmoid", "update_factor", "PerceptronRule",
+    "SIGMOIDS", "BASELINES", "BACKENDS", "sigmoid", "update_factor", "PerceptronRule",
     "DataPerceptronRule", "ReducedPerceptronRule", "orthonormal_frame", "DatasetTraining",
     "train_on_dataset",
 ]
 
 SIGMOIDS = ("erf", "logistic")
 BASELINES = ("expected", "none")
+#: ``numba``: the compiled loop of :mod:`numerics.sim.perceptron_kernel` between recorded
+#: steps; ``numpy``: one array update per step (the reference; equal to rounding)
+BACKENDS = ("numba", "numpy")
 _K = float(np.sqrt(np.pi / 8.0))
 
 
@@ -284,8 +287,9 @@ class ReducedPerceptronRule(_PerceptronBase):
 
     def __init__(self, rule: str, dim: int, frame, mu_pos, *, lr: float, sigma_perp: float,
                  mu_neg=None, S=None, lam: float = 0.0, sigmoid: str = "erf",
-                 baseline: str = "expected"):
+                 baseline: str = "expected", backend: str = "numba"):
         self._init_common(rule, lr, lam, sigmoid, baseline)
+        self.backend = _check_choice(backend, "backend", BACKENDS)
         self.n = as_int(dim, "dim", 1)
         U = np.asarray(frame, dtype=float)
         if U.ndim != 2 or U.shape[0] != self.n or U.shape[1] > self.n - 1:
@@ -317,7 +321,8 @@ class ReducedPerceptronRule(_PerceptronBase):
     @classmethod
     def isotropic(cls, rule: str, mu, sigma: float, *, lr: float, extra=(), lam: float = 0.0,
                   sigma_par: float | None = None, sigmoid: str = "erf",
-                  baseline: str = "expected", mu_neg=None) -> ReducedPerceptronRule:
+                  baseline: str = "expected", mu_neg=None,
+                  backend: str = "numba") -> ReducedPerceptronRule:
         r"""Classes :math:`N(\pm\mu, \Sigma)` with :math:`\Sigma = \sigma^2 I` (or
         :math:`\sigma_\parallel^2 nn^\top + \sigma^2(I-nn^\top)`, :math:`n = \mu/|\mu|`, when
         ``sigma_par`` is given: seed 002 Fig. 3B).  ``extra`` vectors (e.g. the initial
@@ -332,13 +337,14 @@ class ReducedPerceptronRule(_PerceptronBase):
             n = U.T @ (mu / np.linalg.norm(mu))
             S = S + (as_nonnegative(sigma_par, "sigma_par")**2 - sigma**2) * np.outer(n, n)
         return cls(rule, mu.size, U, mu, lr=lr, sigma_perp=sigma, mu_neg=mu_neg, S=S, lam=lam,
-                   sigmoid=sigmoid, baseline=baseline)
+                   sigmoid=sigmoid, baseline=baseline, backend=backend)
 
     def with_means(self, mu_pos, mu_neg=None) -> ReducedPerceptronRule:
         """The same rule and frame with new class means (e.g. the next task)."""
         return ReducedPerceptronRule(self.rule, self.n, self.frame, mu_pos, lr=self.lr,
                                      sigma_perp=self.sigma_perp, mu_neg=mu_neg, S=self.S,
-                                     lam=self.lam, sigmoid=self.sigmoid, baseline=self.baseline)
+                                     lam=self.lam, sigmoid=self.sigmoid, baseline=self.baseline,
+                                     backend=self.backend)
 
     # -- state conversions -------------------------------------------------------------
     def reduce(self, w) -> np.ndarray:
@@ -396,6 +402,19 @@ class ReducedPerceptronRule(_PerceptronBase):
         c += (g * xU).T
         w[:, K] = np.sqrt(qn * qn + (g * self.sigma_perp) ** 2 * z[K + 2])
         return w
+
+    def advance(self, w: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """``len(noise)`` updates: the compiled loop (``backend="numba"``) or :meth:`step`
+        after :meth:`step` (``"numpy"``); equal to rounding."""
+        if self.backend == "numpy" or w.dtype != np.float64 or not w.flags.c_contiguous:
+            return super().advance(w, noise)
+        from numerics.sim.perceptron_kernel import advance_reduced_chain
+
+        return advance_reduced_chain(w, noise, m_pos=self._m_pos, m_neg=self._m_neg,
+                                     LS=self._LS, iso=self._iso, sigma_perp=self.sigma_perp,
+                                     lr=self.lr, decay=self._decay, rule=self.rule,
+                                     sigmoid=self.sigmoid, expected=self._expected,
+                                     symmetric=self._symmetric)
 
 
 # ------------------------------------------------------------------ SGD epochs on data
