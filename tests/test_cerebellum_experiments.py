@@ -71,6 +71,32 @@ def test_doubled_steady_state_fails_the_correct_protocol(monkeypatch):
     assert correct and all(not c.passed for c in correct)
 
 
+def test_exact_theory_is_computed_once_per_process_and_patches_are_honoured(monkeypatch):
+    """A second seed reuses the seed-independent theory (calibration sweeps); a theory
+    function patched after that is called, not shadowed by the cache."""
+    cx.clear_cache()
+    calls = []
+    real = cx.stationary_moments
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cx, "stationary_moments", counting)
+    params = {"qs": "1", "fractions": "0.03,0.3", "line_points": 2, "replicas": 40}
+    first = run_experiment("cerebellum-tradeoff", RunConfig(quick=True, seed=3, figures=False,
+                                                            params=params))
+    n_first = len(calls)
+    second = run_experiment("cerebellum-tradeoff", RunConfig(quick=True, seed=4,
+                                                             figures=False, params=params))
+    assert n_first > 0 and len(calls) == n_first
+    assert first.passed and second.passed
+    monkeypatch.setattr(cx, "stationary_moments", _doubled(real, "loss"))
+    doubled = run_experiment("cerebellum-tradeoff", RunConfig(quick=True, seed=4,
+                                                              figures=False, params=params))
+    assert not all(c.passed for c in doubled.comparisons)
+
+
 def test_unknown_parameter_is_rejected():
     with pytest.raises(ValueError, match="no parameter"):
         run_experiment("cerebellum-tradeoff", RunConfig(quick=True, params={"gama": 0.1}))

@@ -96,10 +96,28 @@ def _bound(q: int, task_seed: int, reference: str, duration_s: float, decay: flo
     return max_stable_gamma(task, OnlineRule(0.01, noise="none", decay=decay), rtol=1e-2)
 
 
+@lru_cache(maxsize=4096)
+def _theory(fn, task: CerebellarTask, rule: OnlineRule, *args):
+    """``fn(task, rule, *args)`` remembered for the process, tuple arguments passed on as
+    arrays (the initial weights).  The exact theory of a (task, rule) pair does not depend on
+    the seed, so a calibration sweep running many seeds in one worker computes it once (the
+    tradeoff's exact lines were ~85% of a run).  The key holds ``fn`` itself, so a test that
+    patches a theory function never reads a value cached from the real one; tasks come from
+    :func:`_task` (one object per task) and rules are frozen dataclasses (equal by value)."""
+    return fn(task, rule, *(np.asarray(a) if isinstance(a, tuple) else a for a in args))
+
+
+def _naive_expectation(task, rule, n: int, last: int, w0, propagate) -> float:
+    """Exact expectation of the naive protocol: the mean expected loss over the last
+    ``last`` of ``n`` updates from ``w0`` (``propagate``: :func:`propagate_moments`)."""
+    return float(propagate(task, rule, n, w0=w0).expected_loss[n - last + 1:].mean())
+
+
 def clear_cache() -> None:
-    """Forget cached tasks and stability bounds (tests that patch the theory call this)."""
+    """Forget cached tasks, stability bounds and exact theory."""
     _task.cache_clear()
     _bound.cache_clear()
+    _theory.cache_clear()
 
 
 def _tasks_and_rules(p: dict, qs, fractions, noise: str):
@@ -257,7 +275,7 @@ def run_protocols(config: RunConfig) -> ExperimentResult:
     naive = simulate_online_learning(tasks, None, n, replicas=R, seed=seeds[0], configs=pairs,
                                      progress=config.progress,
                                      start=lambda task, rule: (w0[task.q], None))
-    stat = [stationary_moments(tasks[i], r) for i, r in pairs]
+    stat = [_theory(stationary_moments, tasks[i], r) for i, r in pairs]
     K = stat[0].phase_loss.size
     correct = simulate_online_learning(tasks, None, K - 1, replicas=R, seed=seeds[1],
                                        configs=pairs, progress=config.progress,
@@ -269,15 +287,17 @@ def run_protocols(config: RunConfig) -> ExperimentResult:
     for k, q in enumerate(qs):
         idx = [ci for ci, (i, _) in enumerate(pairs) if i == k]
         gam = np.array([pairs[ci][1].gamma for ci in idx])
-        ex_naive = np.array([propagate_moments(tasks[k], pairs[ci][1], n, w0=w0[q])
-                             .expected_loss[n - last + 1:].mean() for ci in idx])
+        w0t = tuple(w0[q])
+        ex_naive = np.array([_theory(_naive_expectation, tasks[k], pairs[ci][1], n, last, w0t,
+                                     propagate_moments) for ci in idx])
         xi = np.array([stat[ci].loss for ci in idx])
         L0 = tasks[k].task_loss(w0[q])
         j_ns = int(np.searchsorted(naive.updates, ns))
         speed_samples = (L0 - naive.losses[idx, :, j_ns].T) / (ns * L0)  # (R, steps)
         speed_sim = speed_samples.mean(axis=0)
         speed_sem = speed_samples.std(axis=0, ddof=1) / np.sqrt(R)
-        speed_ex = np.array([_dyn_speed(tasks[k], pairs[ci][1], w0[q], ns) for ci in idx])
+        speed_ex = np.array([_theory(_dyn_speed, tasks[k], pairs[ci][1], w0t, ns)
+                             for ci in idx])
         comparisons.append(skew_compare(
             f"dynamic learning speed over {ns} updates, q={q}: simulation vs exact", speed_ex,
             speed_samples, x=gam, note=f"{len(idx)} learning steps, Sidak"))
@@ -406,7 +426,7 @@ def run_tradeoff(config: RunConfig) -> ExperimentResult:
     early = simulate_online_learning(tasks, None, ns, replicas=R, seed=seeds[0], configs=pairs,
                                      record_updates=[0, ns], progress=config.progress,
                                      start=lambda task, rule: (w0[task.q], None))
-    stat = [stationary_moments(tasks[i], r) for i, r in pairs]
+    stat = [_theory(stationary_moments, tasks[i], r) for i, r in pairs]
     K = stat[0].phase_loss.size
     late = simulate_online_learning(tasks, None, K - 1, replicas=R, seed=seeds[1],
                                     configs=pairs, progress=config.progress,
@@ -422,7 +442,8 @@ def run_tradeoff(config: RunConfig) -> ExperimentResult:
         speed_samples = (L0 - early.losses[idx, :, 1].T) / (ns * L0)  # (R, steps)
         speed_sim = speed_samples.mean(axis=0)
         speed_sem = speed_samples.std(axis=0, ddof=1) / np.sqrt(R)
-        speed_ex = np.array([_dyn_speed(task, pairs[ci][1], w0[q], ns) for ci in idx])
+        w0t = tuple(w0[q])
+        speed_ex = np.array([_theory(_dyn_speed, task, pairs[ci][1], w0t, ns) for ci in idx])
         xi = np.array([stat[ci].loss for ci in idx])
         comparisons.append(skew_compare(f"dynamic learning speed over {ns} updates, q={q}: "
                                            "simulation vs exact", speed_ex, speed_samples, x=gam,
@@ -435,14 +456,14 @@ def run_tradeoff(config: RunConfig) -> ExperimentResult:
         g_line = np.unique(np.concatenate([line_fr * bound, gam]))  # through the points
         line = {"gamma": g_line.tolist(), "speed": [], "steady": [], "static": [],
                 "speed_small": [], "steady_small": []}
-        exp = dynamic_speed_expansion(task, base, w0[q], ns)
+        exp = _theory(dynamic_speed_expansion, task, base, w0t, ns)
         for g in g_line:
             r = base.with_gamma(float(g))
-            line["speed"].append(_dyn_speed(task, r, w0[q], ns))
-            line["steady"].append(stationary_moments(task, r).loss)
-            line["static"].append(static_learning_speed(task, r, w0[q])["speed"])
+            line["speed"].append(_theory(_dyn_speed, task, r, w0t, ns))
+            line["steady"].append(_theory(stationary_moments, task, r).loss)
+            line["static"].append(_theory(static_learning_speed, task, r, w0t)["speed"])
             line["speed_small"].append(float(exp.speed(g)))
-            line["steady_small"].append(small_gamma_stationary(task, r).loss)
+            line["steady_small"].append(_theory(small_gamma_stationary, task, r).loss)
         curves.append({"q": q, "gamma": gam.tolist(), "speed_sim": speed_sim.tolist(),
                        "speed_sem": speed_sem.tolist(), "speed_exact": speed_ex.tolist(),
                        "steady_sim": xi_mean[idx].tolist(), "steady_sem": xi_sem[idx].tolist(),
@@ -450,7 +471,7 @@ def run_tradeoff(config: RunConfig) -> ExperimentResult:
                        "L_min": task.L_min, "bound": bound})
     # how the first update's geometry scales with q (the seed's theory: |grad L| ~ q^(1/2),
     # Hessian projection ~ q^rho, tr H / N constant)
-    geometry = {str(q): learning_geometry(tasks[k], rules[k][0], w0[q]) for k, q in
+    geometry = {str(q): _theory(learning_geometry, tasks[k], rules[k][0], tuple(w0[q])) for k, q in
                 enumerate(qs)}
     scaling = {}
     if len(qs) >= 2:
