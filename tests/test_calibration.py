@@ -8,7 +8,7 @@ folder), so an interrupted run continues where it stopped; ``$LEARNDYN_CALIBRATI
 sets the number of seeds (default 100, the least the claim needs),
 ``$LEARNDYN_CALIBRATION_WORKERS`` the worker processes (default: all cores) and
 ``$LEARNDYN_CALIBRATION_ADDRESS`` a running Dask scheduler (``tcp://HOST:PORT``) to spread the
-seeds over a cluster: at the defaults the whole set is about 30 CPU-hours (measured seconds per
+seeds over a cluster: at the defaults the whole set is about 20 CPU-hours (measured seconds per
 seed are in each ``calibration.json``).
 """
 
