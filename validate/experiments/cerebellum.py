@@ -96,7 +96,7 @@ def _bound(q: int, task_seed: int, reference: str, duration_s: float, decay: flo
     return max_stable_gamma(task, OnlineRule(0.01, noise="none", decay=decay), rtol=1e-2)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)  # the tradeoff at its defaults needs ~800 entries (tens of MB)
 def _theory(fn, task: CerebellarTask, rule: OnlineRule, *args):
     """``fn(task, rule, *args)`` remembered for the process, tuple arguments passed on as
     arrays (the initial weights).  The exact theory of a (task, rule) pair does not depend on
