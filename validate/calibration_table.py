@@ -36,7 +36,7 @@ def load_calibration(path: str | Path) -> dict:
     acc = cal["combined_acceptance_interval"]
     if len(acc) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in acc):
         raise InputError(f"{path}: field 'combined_acceptance_interval' must be two integers")
-    root = cal.get("root_seed", 0)
+    root = cal.setdefault("root_seed", 0)  # absent in files written before it was recorded
     if isinstance(root, bool) or not isinstance(root, int) or root < 0:
         raise InputError(f"{path}: field 'root_seed' must be an integer >= 0, got {root!r}")
     for i, c in enumerate(cal["comparisons"]):
@@ -56,7 +56,7 @@ def _mode(cal: dict) -> str:
     parts = ["quick" if cal["quick"] else "defaults"]
     parts += [f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}"
               for k, v in cal["params"].items()]
-    if cal.get("root_seed", 0):
+    if cal["root_seed"]:
         parts.append(f"root seed {cal['root_seed']}")
     return ", ".join(parts)
 
@@ -81,7 +81,7 @@ def calibration_table(calibrations: Iterable[dict]) -> str:
     quick, then overrides and root seed."""
     cals = sorted(calibrations, key=lambda c: (c["experiment"], c["quick"], bool(c["params"]),
                                                repr(sorted(c["params"].items())),
-                                               c.get("root_seed", 0)))
+                                               c["root_seed"]))
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(calibration_row(c)) + " |" for c in cals]
     return "\n".join(lines)

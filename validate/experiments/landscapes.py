@@ -26,6 +26,7 @@ from functools import lru_cache
 import numpy as np
 from matplotlib.ticker import NullFormatter
 from scipy.integrate import solve_ivp
+from scipy.stats import kurtosis
 
 from numerics.hh import firing_rates, simulate
 from numerics.hh_codegen import numpy_cell
@@ -443,12 +444,6 @@ def _check_var(p: dict, quick: bool) -> None:
                              "variance of so few group means is too skewed for a z-test")
 
 
-def _kurtosis(x) -> float:
-    """Sample kurtosis m4/m2^2 (3 for Gaussian data): how heavy the trials' tails are."""
-    d = np.asarray(x) - np.mean(x)
-    return float(np.mean(d**4) / np.mean(d**2) ** 2)
-
-
 def var_of_mean(var_single, n):
     r"""Variance of the mean of ``n`` independent trials: :math:`\sigma_1^2/n` (the theory the
     experiment checks: trials are independent, so averaging N of them divides the spread)."""
@@ -509,8 +504,9 @@ def run_variance(config: RunConfig) -> ExperimentResult:
     extra = {"var_vs_tau": {"tau_ms": taus.tolist(), "var": var_tau},
              "var_single_trial_loss": float(np.var(loss[1], ddof=1)),
              "var_single_trial_slope": float(np.var(slopes[1], ddof=1)),
-             "kurtosis_single_trial_loss": _kurtosis(loss[1]),
-             "kurtosis_single_trial_slope": _kurtosis(slopes[1]),
+             # sample kurtosis m4/m2^2 (3 for Gaussian data): how heavy the trials' tails are
+             "kurtosis_single_trial_loss": float(kurtosis(loss[1], fisher=False)),
+             "kurtosis_single_trial_slope": float(kurtosis(slopes[1], fisher=False)),
              "mean_slope": float(np.mean(np.concatenate(slopes)))}
     return ExperimentResult("landscapes-variance", tuple(comps), config.seed, tuple(figures), p,
                             extra)
