@@ -181,6 +181,21 @@ def test_report_on_a_broken_manifest_and_missing_folder(capsys, tmp_path):
     _assert_one_line_error(err, "no such folder")
 
 
+@pytest.mark.parametrize("command", ["report", "calibrations"])
+def test_output_file_is_checked_before_reading(capsys, tmp_path, command):
+    """``--output`` of ``report`` and ``calibrations`` names a file: a folder, or a file in a
+    folder that does not exist, is refused by name before anything is read or rendered."""
+    target = str(tmp_path / "no-such-input")  # never read: the output is checked first
+    code, _, err = _run(capsys, [command, target, "--output", str(tmp_path)])
+    assert code == 2
+    _assert_one_line_error(err, "--output", "is a folder")
+    missing = tmp_path / "absent" / "table.md"
+    code, _, err = _run(capsys, [command, target, "--output", str(missing)])
+    assert code == 2
+    _assert_one_line_error(err, "--output", "does not exist")
+    assert not missing.parent.exists()
+
+
 def test_figures_never_mixes_a_quick_gallery_into_a_full_one(capsys, tmp_path):
     gal = tmp_path / "figures"
     gal.mkdir()

@@ -160,6 +160,24 @@ def check_output_dir(path: str | Path, option: str = "--out") -> Path:
     return path
 
 
+def check_output_file(path: str | Path, option: str = "--output") -> Path:
+    """A file that can be written: not a folder, in an existing writable folder; checked
+    before any work, so a bad name never throws a finished rendering away."""
+    import os
+
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder (give a file name)")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"{option} {path}: folder {parent} does not exist")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise InputError(f"{option} {path}: is not writable")
+    if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {path}: folder {parent} is not writable")
+    return path
+
+
 def _cmd_validate(args) -> int:
     from numerics.progress import set_quiet
     from validate.registry import RunConfig, resolve_params, run_experiment
@@ -261,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _input_errors() -> tuple[type[BaseException], ...]:
     return (InputError, KeyError, ValueError, TypeError, FileNotFoundError,
-            NotADirectoryError, PermissionError, ImportError)
+            NotADirectoryError, IsADirectoryError, PermissionError, ImportError)
 
 
 def _one_line(err: BaseException) -> str:

@@ -80,14 +80,11 @@ def _cmd_calibrate(args) -> int:
 
 def _cmd_calibrations(args) -> int:
     from validate.calibration_table import calibration_table, load_calibration
+    from validate.cli import check_output_file
 
+    out = check_output_file(args.output) if args.output else None
     table = calibration_table(load_calibration(p) for p in args.paths)
-    if args.output:
-        out = Path(args.output)
-        if out.is_dir():
-            from validate.errors import InputError
-
-            raise InputError(f"--output {out}: is a folder (give a file name)")
+    if out is not None:
         out.write_text(table + "\n")
         print(f"table of {len(args.paths)} calibration(s) written to {out}")
     else:

@@ -163,8 +163,11 @@ def _cmd_figures(args) -> int:
 
 
 def _cmd_report(args) -> int:
+    from validate.cli import check_output_file
     from validate.markdown_report import write_markdown_report
 
+    if args.output:
+        check_output_file(args.output)
     kw = {}
     if args.outputs:
         kw["outputs"] = [o for o in args.outputs.split(",") if o]
