@@ -7,7 +7,8 @@ cycle of length T moves the weights by :math:`T\dot w`,
 
 * ``learning-bounds-k``: the expected one-cycle learning rate :math:`\langle k\rangle` from the
   state (F, G, :math:`\kappa`, tr H) of every run at every recorded cycle, for linear and
-  sigmoid students, and the mean and variance of k over many directions from one state;
+  sigmoid students, and the mean and variance of the second-order k over many directions
+  from one state (the Taylor remainder of the measured k reported beside it);
 * ``learning-bounds-size``: :math:`\langle k\rangle(N)` of exactly embedded linear students and
   the optimal size :math:`N^* = T\gamma_2^2/\gamma_3^2` (inputs and outputs grown alike),
   whose advantage vanishes as :math:`\gamma_3` grows; the seed slides' :math:`\kappa\propto c_2`
@@ -181,11 +182,23 @@ def run_k(config: RunConfig) -> ExperimentResult:
         args = (model.dim, *_gammas(pl), ds.loss, ds.grad_norm, ds.curv_grad, ds.trace_hess)
         m_th = expected_k(*args, allow_negative_curvature=sig)
         v_th = variance_k(*args, ds.trace_hess_sq, ds.curv_grad_sq, allow_negative_curvature=sig)
-        dev2 = (ds.k - ds.k.mean()) ** 2
+        # The theory is the expectation of the second-order k (eq. 3 without its O(T^2)
+        # remainder), exact for any loss; it is judged against that quantity, draw by draw the
+        # same directions.  The remainder k - k_2nd (zero for linear students; for sigmoid
+        # students about -0.1 standard errors of the mean, measured over 3 seeds) would
+        # otherwise bias every z the same way; it is reported, not judged.
+        k2 = ds.k_second_order
+        dev2 = (k2 - k2.mean()) ** 2
+        se = [replica_sem(k2, 0), replica_sem(dev2, 0)]
+        rem = ds.k - k2
         comparisons.append(compare(
-            f"mean and variance of k over {ds.k.size} directions, {label}", [m_th, v_th],
-            [ds.k.mean(), ds.k.var(ddof=1)], [replica_sem(ds.k, 0), replica_sem(dev2, 0)], x=[0, 1],
-            note="x = 0: mean, x = 1: variance (derived with isotropic sphere moments)"))
+            f"mean and variance of the second-order k over {k2.size} directions, {label}",
+            [m_th, v_th], [k2.mean(), k2.var(ddof=1)], se, x=[0, 1],
+            note=f"x = 0: mean, x = 1: variance (derived with isotropic sphere moments); the "
+                 f"measured k differs by its Taylor remainder: mean {rem.mean():+.2e} "
+                 f"({rem.mean() / se[0]:+.2f} SE), variance "
+                 f"{ds.k.var(ddof=1) - k2.var(ddof=1):+.2e} "
+                 f"({(ds.k.var(ddof=1) - k2.var(ddof=1)) / se[1]:+.2f} SE)"))
         curves.append((label, rec, pred, meas, diff, sig))
         extra[label] = {"N": model.dim, "plasticity": pl.to_dict(),
                         "state_at_start": ds.to_dict(), "theory_mean": m_th,
