@@ -12,7 +12,7 @@ LMS_SMALL = ["--param", "replicas=40", "--param", "window_factor=1.0", "--param"
              "fractions=0.5", "--param", "points=6"]
 
 
-def test_cli_calibrate_small(tmp_path, capsys):
+def test_cli_calibrate_small(tmp_path, capsys, monkeypatch):
     out = tmp_path / "cal"
     args = ["calibrate", "lms", "--quick", "--seeds", "3", *LMS_SMALL, "--executor", "serial",
             "--out", str(out), "--quiet"]
@@ -40,6 +40,17 @@ def test_cli_calibrate_small(tmp_path, capsys):
     assert main(args) == code
     again = json.loads((out / "calibration.json").read_text())
     assert again["comparisons"] == cal["comparisons"]
+    # the code that computed each seed is recorded; reusing seeds of other code is flagged
+    from validate import sweep as sweep_module
+
+    assert cal["code"] == {sweep_module.code_identity(): 3} and cal["reused_other_code"] == 0
+    capsys.readouterr()
+    monkeypatch.setattr(sweep_module, "code_identity", lambda: "learndyn 9.9 @ edited")
+    assert main(args) == code
+    err = capsys.readouterr().err
+    assert "warning: 3 of the seeds reused from the stored sweep were computed by other code" \
+        in err
+    assert json.loads((out / "calibration.json").read_text())["reused_other_code"] == 3
 
 
 def test_cli_calibrate_bad_input_is_one_line(tmp_path, capsys):

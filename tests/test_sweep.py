@@ -21,7 +21,10 @@ from validate import store
 from validate.cli import main
 from validate.executors import WorkerLost
 from validate.sweep import (
+    UNRECORDED_CODE,
     SweepMismatchError,
+    code_counts,
+    code_identity,
     collect,
     grid_points,
     load_points,
@@ -208,6 +211,52 @@ def test_manifest_mismatch_and_grid_extension(tmp_path):
     # rebuilding table and manifest from the point files alone
     (out / "table.csv").unlink()
     assert collect(out).ok == 6 and len(_table(out)) == 6
+
+
+def test_points_record_their_code_and_a_resume_counts_other_code(tmp_path, monkeypatch):
+    """Each point records the code that computed it; resuming with other code reuses the
+    stored points but says how many came from other code (an edited experiment is never
+    silently judged by the old one's results)."""
+    import validate.sweep as sweep_module
+
+    out, params = tmp_path / "sweep", {"log": str(tmp_path / "log.txt")}
+    first = run_sweep(sweep_targets.counted, {"x": [0, 1]}, replicates=2, params=params,
+                      out_dir=out, executor="serial", seed=3)
+    here = code_identity()
+    assert here.startswith("learndyn ") and first.code == here
+    assert first.reused_other_code == 0
+    assert {r["code"] for r in load_points(out)} == {here}
+    assert json.loads((out / "manifest.json").read_text())["code"] == {here: 4}
+    same = run_sweep(sweep_targets.counted, {"x": [0, 1]}, replicates=2, params=params,
+                     out_dir=out, executor="serial", seed=3)
+    assert (same.reused, same.reused_other_code) == (4, 0)
+
+    monkeypatch.setattr(sweep_module, "code_identity", lambda: "learndyn 9.9 @ edited")
+    more = run_sweep(sweep_targets.counted, {"x": [0, 1]}, replicates=3, params=params,
+                     out_dir=out, executor="serial", seed=3)
+    assert (more.computed, more.reused, more.reused_other_code) == (2, 4, 4)
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["code"] == {here: 4, "learndyn 9.9 @ edited": 2}
+    assert man["runs"][-1]["code"] == "learndyn 9.9 @ edited"
+    assert man["runs"][-1]["reused_other_code"] == 4
+    # points written before points recorded their code count as unrecorded, and as other
+    assert code_counts([{}, {"code": "a"}, {"code": "a"}]) == {"a": 2, UNRECORDED_CODE: 1}
+
+
+def test_cli_sweep_warns_when_it_reuses_points_of_other_code(tmp_path, monkeypatch, capsys):
+    import validate.sweep as sweep_module
+
+    out = tmp_path / "sw"
+    args = ["sweep", "sweep_targets:counted", "--grid", "x=0,1", "--param",
+            f"log={tmp_path / 'log.txt'}", "--executor", "serial", "--out", str(out),
+            "--quiet"]
+    assert main(args) == 0
+    assert "other code" not in capsys.readouterr().err
+    monkeypatch.setattr(sweep_module, "code_identity", lambda: "learndyn 9.9 @ edited")
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "warning: 2 of the 2 reused points were computed by other code" in err
+    assert "learndyn 9.9 @ edited" in err and str(out) in err
 
 
 @pytest.mark.parametrize("executor, signum", [("serial", signal.SIGINT),

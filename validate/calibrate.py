@@ -142,6 +142,10 @@ class Calibration:
     out_dir: Path | None = None
     figures: tuple[str, ...] = ()
     root_seed: int = 0
+    #: how many seeds each code identity computed (:func:`validate.sweep.code_counts`)
+    code: Mapping[str, int] = field(default_factory=dict)
+    #: seeds reused from the stored sweep that other code computed (0 for a fresh sweep)
+    reused_other_code: int = 0
 
     @property
     def command(self) -> str:
@@ -180,13 +184,16 @@ class Calibration:
                 "test_confidence": self.test_confidence,
                 "seconds_per_seed": self.seconds_per_seed,
                 "comparisons": [c.to_dict() for c in self.comparisons],
-                "figures": list(self.figures)}
+                "figures": list(self.figures), "code": dict(self.code),
+                "reused_other_code": self.reused_other_code}
 
 
 def summarize_points(experiment: str, records: list[dict], *, quick: bool, seeds: int,
                      params: Mapping[str, object], root_seed: int = 0) -> Calibration:
     """A :class:`Calibration` from sweep point records (``load_points(..., arrays=True)``) of
     the sweep with root seed ``root_seed``."""
+    from validate.sweep import code_counts
+
     ok = [r for r in records if r["status"] == "ok"]
     errors = sum(r["status"] == "error" for r in records)
     by_name: dict[str, dict] = {}
@@ -236,7 +243,8 @@ def summarize_points(experiment: str, records: list[dict], *, quick: bool, seeds
     return Calibration(experiment, quick, seeds, dict(params), tuple(cals), len(ok), any_fail,
                        combined, acceptance_interval(max(len(ok), 1), combined, conf) if levels
                        else (0, 0), errors, conf,
-                       float(np.mean(times)) if times else None, root_seed=int(root_seed))
+                       float(np.mean(times)) if times else None, root_seed=int(root_seed),
+                       code=code_counts(ok))
 
 
 def calibrate(name: str, seeds: int = 100, *, quick: bool = False,
@@ -259,9 +267,9 @@ def calibrate(name: str, seeds: int = 100, *, quick: bool = False,
     out = Path(out_dir) if out_dir is not None else Path("calibrations") / (
         name + ("-quick" if quick else ""))
     sweep_dir = out / "sweep"
-    run_sweep(name, {}, replicates=seeds, seed=seed, params=params, out_dir=sweep_dir,
-              executor=executor, workers=workers, address=address, quick=quick,
-              progress=progress, force=force)
+    swept = run_sweep(name, {}, replicates=seeds, seed=seed, params=params, out_dir=sweep_dir,
+                      executor=executor, workers=workers, address=address, quick=quick,
+                      progress=progress, force=force)
     records = load_points(sweep_dir, arrays=True)
     cal = summarize_points(name, records, quick=quick, seeds=seeds, params=params,
                            root_seed=seed)
@@ -270,7 +278,7 @@ def calibrate(name: str, seeds: int = 100, *, quick: bool = False,
         figs = tuple(plot_calibration(cal, out))
     from dataclasses import replace
 
-    cal = replace(cal, out_dir=out, figures=figs)
+    cal = replace(cal, out_dir=out, figures=figs, reused_other_code=swept.reused_other_code)
     write_json_atomic(out / "calibration.json", cal.to_dict())
     return cal
 

@@ -40,6 +40,13 @@ def print_calibration(cal) -> None:
           f"{cal.combined_level:.2%}, acceptance {lo}..{hi} runs\n"
           f"each interval at {100 * cal.test_confidence:.3g}%: 99% for the experiment's "
           f"{cal.tests} tests together (Sidak)")
+    if len(cal.code) > 1:
+        print("computed by " + ", ".join(f"{k} ({v} seeds)" for k, v in cal.code.items()))
+    if cal.reused_other_code:
+        print(f"warning: {cal.reused_other_code} of the seeds reused from the stored sweep were "
+              f"computed by other code; to recompute them, remove "
+              f"{cal.out_dir / 'sweep' if cal.out_dir else 'the sweep folder'}",
+              file=sys.stderr)
     print(f"{'CALIBRATED' if cal.passed else 'NOT CALIBRATED'}; report: "
           f"{cal.out_dir / 'calibration.json' if cal.out_dir else '-'}")
     for f in cal.figures:

@@ -137,6 +137,10 @@ def _cmd_sweep(args) -> int:
           f"missing of {result.n_points} points ({result.computed} computed, {result.reused} "
           f"reused) in {result.wall_s:.1f} s")
     print(f"table: {result.table}\nmanifest: {result.manifest}")
+    if result.reused_other_code:
+        print(f"warning: {result.reused_other_code} of the {result.reused} reused points were "
+              f"computed by other code than this ({result.code}); to recompute them, remove "
+              f"{result.out_dir}", file=sys.stderr)
     if result.errors:
         print(f"{result.errors} point(s) raised; tracebacks in {result.manifest.parent}/points "
               f"(learndyn report {result.out_dir}); re-run to retry them", file=sys.stderr)

@@ -26,7 +26,11 @@ Storage (``out_dir``)::
 A point's id hashes its target, parameters, replicate and seed (:func:`validate.store.point_id`).
 Re-running a sweep into the same folder loads every intact point and computes only the
 missing ones, plus those that raised (``retry_errors=True``); a corrupted point file fails its
-checksum and is recomputed.  A worker exception is stored with its traceback against its
+checksum and is recomputed.  Every point records the code that computed it
+(:func:`code_identity`: the learndyn version and, from a checkout, the git commit), so a
+resumed sweep says how many of the points it reuses came from other code (its result's
+``reused_other_code``; the command line warns): an edited experiment is never silently
+judged by results of the old one.  A worker exception is stored with its traceback against its
 point (status ``error``) and does not stop the others.  A folder that holds a *different*
 sweep (other target, seed, fixed parameters, quick flag or grid) is refused with
 :class:`SweepMismatchError` unless ``force=True``, which starts a new run history there and
@@ -111,6 +115,8 @@ class SweepResult:
     missing: int
     wall_s: float
     state: str
+    code: str = ""
+    reused_other_code: int = 0
 
     @property
     def manifest(self) -> Path:
@@ -124,7 +130,8 @@ class SweepResult:
         return {"out_dir": str(self.out_dir), "n_points": self.n_points,
                 "computed": self.computed, "reused": self.reused, "ok": self.ok,
                 "errors": self.errors, "missing": self.missing, "wall_s": self.wall_s,
-                "state": self.state}
+                "state": self.state, "code": self.code,
+                "reused_other_code": self.reused_other_code}
 
 
 # ---------------------------------------------------------------------------- targets
@@ -371,7 +378,8 @@ def _write_manifest(out_dir: Path, definition: dict, tasks, records, executor_in
         points.append(entry)
     done = counts["ok"] + counts["error"]
     manifest = dict(definition)
-    manifest.update(state=state, counts=counts, versions=versions(), executor=executor_info,
+    manifest.update(state=state, counts=counts, code=code_counts(records.values()),
+                    versions=versions(), executor=executor_info,
                     updated=_now(), runs=history,
                     timing={"compute_s_total": compute,
                             "compute_s_per_point": compute / done if done else None},
@@ -415,6 +423,29 @@ def _write_outputs(out_dir, definition, tasks, records, executor_info, history, 
 
 
 # ---------------------------------------------------------------------------- driver
+
+#: what :func:`code_counts` calls points written before points recorded their code
+UNRECORDED_CODE = "unrecorded"
+
+
+def code_identity() -> str:
+    """The code that computes points now: ``"learndyn VERSION"``, plus ``" @ COMMIT"`` (with
+    ``+dirty`` for uncommitted changes) when it runs from a git checkout."""
+    from validate import __version__
+    from validate.report import git_commit
+
+    commit = git_commit()
+    return f"learndyn {__version__}" + (f" @ {commit}" if commit else "")
+
+
+def code_counts(records) -> dict[str, int]:
+    """How many of ``records`` (point records) each code identity computed, most first."""
+    counts: dict[str, int] = {}
+    for r in records:
+        key = r.get("code") or UNRECORDED_CODE
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
 
 
 def _progress_disabled(progress: bool | None):
@@ -466,6 +497,8 @@ def run_sweep(target, grid, *, replicates: int = 1, seed: int = 0, params=None,
         else:
             todo.append(t)
     reused = len(records)
+    code = code_identity()
+    reused_other = sum(r.get("code") != code for r in records.values())
     if todo and tasks[0].func is not None and executor == "process":
         qual = tasks[0].func.__qualname__
         if "<locals>" in qual or "<lambda>" in qual:
@@ -473,7 +506,7 @@ def run_sweep(target, grid, *, replicates: int = 1, seed: int = 0, params=None,
                             "processes; define it at module level (or use executor='serial')")
 
     run_info = {"started": _now(), "executor": ex.describe(), "to_compute": len(todo),
-                "reused": reused}
+                "reused": reused, "code": code, "reused_other_code": reused_other}
     history.append(run_info)
     _write_outputs(out_dir, definition, tasks, records, ex.describe(), history, "running")
     by_id = {t.id: t for t in tasks}
@@ -493,7 +526,7 @@ def run_sweep(target, grid, *, replicates: int = 1, seed: int = 0, params=None,
                           "quick": t.quick, "status": out["status"], "scalars": out["scalars"],
                           "error": out["error"], "elapsed_s": out["elapsed_s"],
                           "started": out["started"], "finished": out["finished"],
-                          "worker": out["worker"]}
+                          "worker": out["worker"], "code": code}
                 if t.kind == "experiment":
                     record["seed"] = t.int_seed()
                 store.write_point(points_dir, record, out["arrays"])
@@ -520,7 +553,7 @@ def run_sweep(target, grid, *, replicates: int = 1, seed: int = 0, params=None,
                         wall_s=time.perf_counter() - t_start)
         _write_outputs(out_dir, definition, tasks, records, ex.describe(), history, state)
     return SweepResult(out_dir, len(tasks), computed, reused, len(records) - n_err, n_err,
-                       missing, time.perf_counter() - t_start, state)
+                       missing, time.perf_counter() - t_start, state, code, reused_other)
 
 
 def _remove_foreign_points(points_dir: Path, keep: set[str]) -> None:
