@@ -11,6 +11,10 @@ Flags (module-level constants, so numba removes the dead branches): ``METHOD`` (
 the step reads and writes); ``OUTPUT`` (False: the synapse variable s is not integrated).
 :func:`block_coupled` takes the method as an argument and honours every feature at run time.
 
+:func:`block_independent` advances ``LANES`` cells together (time outer, cells inner: LLVM
+turns the step into SIMD instructions, which the generated cell functions allow because
+their ``exp`` is :func:`numerics.fast_exp.exp`, plain arithmetic, not a library call).
+
 Semantics (both loops, and the NumPy twin in :mod:`numerics.hh`): the current of cell ``i``
 in network ``b`` is held over step ``k``; spikes are upward crossings of ``thr`` with linear
 interpolation of the time, re-armed below ``rearm``; the loss integral is the trapezoid rule
@@ -28,7 +32,7 @@ RK4 = 0
 EXPEULER = 1
 
 # ---- generated part: replaced by numerics.hh_kernel (cell functions and flags) ----
-from numerics._hh_generated import INPUTS, METHOD, NOISE, OUTPUT, RECORD, ab, rhs  # noqa: E402
+from numerics._hh_generated import INPUTS, METHOD, NOISE, OUTPUT, RECORD, ab, exp, rhs  # noqa: E402,E501
 
 # ---- end of the generated part ----
 
@@ -68,7 +72,7 @@ def rk4_step_no_output(V, m, h, n, s, I, dt):
 @numba.njit(inline="always", cache=True)
 def relax(y, a, b, dt):
     y_inf = a / b
-    return y_inf + (y - y_inf) * math.exp(-b * dt)
+    return y_inf + (y - y_inf) * exp(-b * dt)
 
 @numba.njit(inline="always", cache=True)
 def expeuler_step(V, m, h, n, s, I, dt):
@@ -101,51 +105,110 @@ def after_step(b, i, k, dt, v, vn, armed, counts, thr, rearm, ev_b, ev_i, ev_t, 
         return True
     return armed
 
-@numba.njit(cache=True)
+#: cells advanced together by :func:`block_independent` (four AVX-512 vectors of doubles)
+LANES = 32
+
+
+@numba.njit(cache=True, error_model="numpy")
 def block_independent(dt, k0, K, V, M, H, Nn, S, armed, counts, p_index, g_index,
                       current, W_in, x, sigma, noise, thr, rearm, loss_k0, loss_k1,
                       loss_acc, ev_b, ev_i, ev_t, ev_n, rec_every, rec_V, rec_s, err):
+    """Cells in groups of up to ``LANES`` (the ``B x N`` cells in row order); within a group,
+    time outer and cells inner, so the step compiles to SIMD code over the cells.  Spikes
+    and divergence are flagged in the vector loop and resolved cell by cell only at a step
+    that has one (rare), in cell order."""
     B, N = V.shape
+    C = B * N
     n_in = x.shape[1]
     inv_sqrt_dt = 1.0 / math.sqrt(dt)
-    for b in range(B):
-        p = p_index[b]
-        g = g_index[b]
-        for i in range(N):
-            v, m, h, n, s = V[b, i], M[b, i], H[b, i], Nn[b, i], S[b, i]
-            arm = armed[b, i]
-            acc = loss_acc[b, i]
-            base = current[p, i]
-            sig = sigma[p, i] * inv_sqrt_dt
-            for kk in range(K):
-                k = k0 + kk
-                I = base
-                if INPUTS:
-                    for j in range(n_in):
-                        I += W_in[p, i, j] * x[kk, j]
-                if NOISE:
-                    I += sig * noise[g, i, kk]
-                vn, mn, hn, nn, sn = STEP(v, m, h, n, s, I, dt)
-                if OUTPUT and loss_k0 <= k < loss_k1:
-                    acc += 0.5 * dt * (s + sn)
-                arm = after_step(b, i, k, dt, v, vn, arm, counts, thr, rearm, ev_b, ev_i,
-                                 ev_t, ev_n)
-                if not (abs(vn) < V_DIVERGED):
-                    err[0] = 1.0
-                    err[1] = b
-                    err[2] = i
-                    err[3] = k
-                    err[4] = vn
-                    return
-                v, m, h, n, s = vn, mn, hn, nn, sn
-                if RECORD and (k + 1) % rec_every == 0:
-                    r = (k + 1) // rec_every
-                    rec_V[r, b, i] = v
-                    rec_s[r, b, i] = s
-            V[b, i], M[b, i], H[b, i], Nn[b, i], S[b, i] = v, m, h, n, s
-            armed[b, i] = arm
-            loss_acc[b, i] = acc
-
+    L = LANES
+    v = np.empty(L)
+    m = np.empty(L)
+    h = np.empty(L)
+    n = np.empty(L)
+    s = np.empty(L)
+    vn = np.empty(L)
+    mn = np.empty(L)
+    hn = np.empty(L)
+    nn = np.empty(L)
+    sn = np.empty(L)
+    acc = np.empty(L)
+    base = np.empty(L)
+    sig = np.empty(L)
+    arm = np.empty(L, np.bool_)
+    cb = np.empty(L, np.int64)
+    ci = np.empty(L, np.int64)
+    drive = np.zeros((K if (NOISE or INPUTS) else 1, L))  # input and noise current per step
+    for c0 in range(0, C, L):
+        nl = min(L, C - c0)
+        for l in range(nl):
+            b = (c0 + l) // N
+            i = c0 + l - b * N
+            p = p_index[b]
+            g = g_index[b]
+            cb[l] = b
+            ci[l] = i
+            v[l], m[l], h[l], n[l], s[l] = V[b, i], M[b, i], H[b, i], Nn[b, i], S[b, i]
+            arm[l] = armed[b, i]
+            acc[l] = loss_acc[b, i]
+            base[l] = current[p, i]
+            sig[l] = sigma[p, i] * inv_sqrt_dt
+            if NOISE or INPUTS:
+                for kk in range(K):
+                    d = 0.0
+                    if INPUTS:
+                        for j in range(n_in):
+                            d += W_in[p, i, j] * x[kk, j]
+                    if NOISE:
+                        d += sig[l] * noise[g, i, kk]
+                    drive[kk, l] = d
+        for kk in range(K):
+            k = k0 + kk
+            flagged = 0
+            for l in range(nl):  # the vector loop
+                I = base[l]
+                if NOISE or INPUTS:
+                    I += drive[kk, l]
+                a0, a1, a2, a3, a4 = STEP(v[l], m[l], h[l], n[l], s[l], I, dt)
+                vn[l] = a0
+                mn[l] = a1
+                hn[l] = a2
+                nn[l] = a3
+                sn[l] = a4
+                flagged += (arm[l] & (v[l] < thr) & (a0 >= thr)) | (not (abs(a0) < V_DIVERGED))
+                arm[l] = arm[l] | (a0 < rearm)  # re-arming (a crossing keeps it: a0 >= thr)
+            if OUTPUT and loss_k0 <= k < loss_k1:
+                for l in range(nl):
+                    acc[l] += 0.5 * dt * (s[l] + sn[l])
+            if flagged:
+                for l in range(nl):
+                    if not (abs(vn[l]) < V_DIVERGED):
+                        err[0] = 1.0
+                        err[1] = cb[l]
+                        err[2] = ci[l]
+                        err[3] = k
+                        err[4] = vn[l]
+                        return
+                    if arm[l] and v[l] < thr <= vn[l]:
+                        arm[l] = after_step(cb[l], ci[l], k, dt, v[l], vn[l], True, counts,
+                                            thr, rearm, ev_b, ev_i, ev_t, ev_n)
+            for l in range(nl):
+                v[l] = vn[l]
+                m[l] = mn[l]
+                h[l] = hn[l]
+                n[l] = nn[l]
+                s[l] = sn[l]
+            if RECORD and (k + 1) % rec_every == 0:
+                r = (k + 1) // rec_every
+                for l in range(nl):
+                    rec_V[r, cb[l], ci[l]] = v[l]
+                    rec_s[r, cb[l], ci[l]] = s[l]
+        for l in range(nl):
+            b = cb[l]
+            i = ci[l]
+            V[b, i], M[b, i], H[b, i], Nn[b, i], S[b, i] = v[l], m[l], h[l], n[l], s[l]
+            armed[b, i] = arm[l]
+            loss_acc[b, i] = acc[l]
 
 
 @numba.njit(inline="always", cache=True)
