@@ -211,97 +211,164 @@ def block_independent(dt, k0, K, V, M, H, Nn, S, armed, counts, p_index, g_index
             loss_acc[b, i] = acc[l]
 
 
-@numba.njit(inline="always", cache=True)
-def derivs(y, I_ext, W, p, out):
+@numba.njit(inline="always", cache=True, error_model="numpy")
+def derivs(y, I_ext, W, nl, syn, out):
+    r"""Right-hand sides of ``nl`` networks (lanes, last axis) of ``N`` coupled cells: the
+    synaptic current :math:`\sum_j W_{ij} s_j` of each lane's own weights, then the cells."""
     N = y.shape[1]
     for i in range(N):
-        syn = 0.0
+        for l in range(nl):
+            syn[l] = 0.0
         for j in range(N):
-            syn += W[p, i, j] * y[4, j]
-        d = rhs(y[0, i], y[1, i], y[2, i], y[3, i], y[4, i], I_ext[i] + syn)
-        for c in range(5):
-            out[c, i] = d[c]
+            for l in range(nl):
+                syn[l] += W[i, j, l] * y[4, j, l]
+        for l in range(nl):  # the vector loop
+            d = rhs(y[0, i, l], y[1, i, l], y[2, i, l], y[3, i, l], y[4, i, l],
+                    I_ext[i, l] + syn[l])
+            out[0, i, l] = d[0]
+            out[1, i, l] = d[1]
+            out[2, i, l] = d[2]
+            out[3, i, l] = d[3]
+            out[4, i, l] = d[4]
 
-@numba.njit(cache=True)
+
+@numba.njit(cache=True, error_model="numpy")
 def block_coupled(method, dt, k0, K, V, M, H, Nn, S, armed, counts, p_index, g_index,
                   current, W, W_in, x, sigma, noise, thr, rearm, loss_k0, loss_k1,
                   loss_acc, ev_b, ev_i, ev_t, ev_n, rec_every, rec_V, rec_s, err):
+    """Networks in groups of up to ``LANES`` (the lanes, innermost axis of every work array),
+    time outer; within a step the cells of all lanes advance together (SIMD over networks),
+    the synaptic current recomputed at every RK4 stage (exact RK4 of the coupled system)."""
     B, N = V.shape
     n_in = x.shape[1]
     has_noise = noise.shape[0] > 0
     inv_sqrt_dt = 1.0 / math.sqrt(dt)
-    y = np.empty((5, N))
-    yt = np.empty((5, N))
-    d1 = np.empty((5, N))
-    d2 = np.empty((5, N))
-    d3 = np.empty((5, N))
-    d4 = np.empty((5, N))
-    I_ext = np.empty(N)
-    for b in range(B):
-        p = p_index[b]
-        g = g_index[b]
-        for i in range(N):
-            y[0, i], y[1, i], y[2, i], y[3, i], y[4, i] = (V[b, i], M[b, i], H[b, i],
-                                                           Nn[b, i], S[b, i])
+    L = LANES
+    y = np.empty((5, N, L))
+    yt = np.empty((5, N, L))
+    d1 = np.empty((5, N, L))
+    d2 = np.empty((5, N, L))
+    d3 = np.empty((5, N, L))
+    d4 = np.empty((5, N, L))
+    I_ext = np.empty((N, L))
+    base = np.empty((N, L))
+    sig = np.empty((N, L))
+    Wl = np.empty((N, N, L))
+    Win = np.empty((N, max(n_in, 1), L))
+    syn = np.empty(L)
+    arm = np.empty((N, L), np.bool_)
+    acc = np.empty((N, L))
+    lane_p = np.empty(L, np.int64)
+    lane_g = np.empty(L, np.int64)
+    for b0 in range(0, B, L):
+        nl = min(L, B - b0)
+        for l in range(nl):
+            b = b0 + l
+            p = p_index[b]
+            lane_p[l] = p
+            lane_g[l] = g_index[b]
+            for i in range(N):
+                y[0, i, l], y[1, i, l], y[2, i, l], y[3, i, l], y[4, i, l] = (
+                    V[b, i], M[b, i], H[b, i], Nn[b, i], S[b, i])
+                arm[i, l] = armed[b, i]
+                acc[i, l] = loss_acc[b, i]
+                base[i, l] = current[p, i]
+                sig[i, l] = sigma[p, i] * inv_sqrt_dt
+                for j in range(N):
+                    Wl[i, j, l] = W[p, i, j]
+                for j in range(n_in):
+                    Win[i, j, l] = W_in[p, i, j]
         for kk in range(K):
             k = k0 + kk
             for i in range(N):
-                I = current[p, i]
+                for l in range(nl):
+                    I_ext[i, l] = base[i, l]
                 for j in range(n_in):
-                    I += W_in[p, i, j] * x[kk, j]
+                    for l in range(nl):
+                        I_ext[i, l] += Win[i, j, l] * x[kk, j]
                 if has_noise:
-                    I += sigma[p, i] * inv_sqrt_dt * noise[g, kk, i]
-                I_ext[i] = I
+                    for l in range(nl):
+                        I_ext[i, l] += sig[i, l] * noise[lane_g[l], kk, i]
             if method == RK4:
-                derivs(y, I_ext, W, p, d1)
+                derivs(y, I_ext, Wl, nl, syn, d1)
                 for c in range(5):
                     for i in range(N):
-                        yt[c, i] = y[c, i] + 0.5 * dt * d1[c, i]
-                derivs(yt, I_ext, W, p, d2)
+                        for l in range(nl):
+                            yt[c, i, l] = y[c, i, l] + 0.5 * dt * d1[c, i, l]
+                derivs(yt, I_ext, Wl, nl, syn, d2)
                 for c in range(5):
                     for i in range(N):
-                        yt[c, i] = y[c, i] + 0.5 * dt * d2[c, i]
-                derivs(yt, I_ext, W, p, d3)
+                        for l in range(nl):
+                            yt[c, i, l] = y[c, i, l] + 0.5 * dt * d2[c, i, l]
+                derivs(yt, I_ext, Wl, nl, syn, d3)
                 for c in range(5):
                     for i in range(N):
-                        yt[c, i] = y[c, i] + dt * d3[c, i]
-                derivs(yt, I_ext, W, p, d4)
+                        for l in range(nl):
+                            yt[c, i, l] = y[c, i, l] + dt * d3[c, i, l]
+                derivs(yt, I_ext, Wl, nl, syn, d4)
                 for c in range(5):
                     for i in range(N):
-                        yt[c, i] = y[c, i] + dt / 6.0 * (d1[c, i] + 2.0 * d2[c, i]
-                                                          + 2.0 * d3[c, i] + d4[c, i])
+                        for l in range(nl):
+                            yt[c, i, l] = y[c, i, l] + dt / 6.0 * (
+                                d1[c, i, l] + 2.0 * d2[c, i, l] + 2.0 * d3[c, i, l]
+                                + d4[c, i, l])
             else:
                 for i in range(N):
-                    syn = 0.0
+                    for l in range(nl):
+                        syn[l] = 0.0
                     for j in range(N):
-                        syn += W[p, i, j] * y[4, j]
-                    yn = expeuler_step(y[0, i], y[1, i], y[2, i], y[3, i], y[4, i],
-                                       I_ext[i] + syn, dt)
-                    for c in range(5):
-                        yt[c, i] = yn[c]
+                        for l in range(nl):
+                            syn[l] += Wl[i, j, l] * y[4, j, l]
+                    for l in range(nl):
+                        yn = expeuler_step(y[0, i, l], y[1, i, l], y[2, i, l], y[3, i, l],
+                                           y[4, i, l], I_ext[i, l] + syn[l], dt)
+                        yt[0, i, l] = yn[0]
+                        yt[1, i, l] = yn[1]
+                        yt[2, i, l] = yn[2]
+                        yt[3, i, l] = yn[3]
+                        yt[4, i, l] = yn[4]
+            flagged = 0
             for i in range(N):
-                if loss_k0 <= k < loss_k1:
-                    loss_acc[b, i] += 0.5 * dt * (y[4, i] + yt[4, i])
-                armed[b, i] = after_step(b, i, k, dt, y[0, i], yt[0, i], armed[b, i], counts,
-                                         thr, rearm, ev_b, ev_i, ev_t, ev_n)
-                if not (abs(yt[0, i]) < V_DIVERGED):
-                    err[0] = 1.0
-                    err[1] = b
-                    err[2] = i
-                    err[3] = k
-                    err[4] = yt[0, i]
-                    return
+                for l in range(nl):
+                    v0 = y[0, i, l]
+                    v1 = yt[0, i, l]
+                    flagged += ((arm[i, l] & (v0 < thr) & (v1 >= thr))
+                                | (not (abs(v1) < V_DIVERGED)))
+                    arm[i, l] = arm[i, l] | (v1 < rearm)  # a crossing keeps it: v1 >= thr
+                    if loss_k0 <= k < loss_k1:
+                        acc[i, l] += 0.5 * dt * (y[4, i, l] + yt[4, i, l])
+            if flagged:
+                for l in range(nl):
+                    for i in range(N):
+                        v0 = y[0, i, l]
+                        v1 = yt[0, i, l]
+                        if arm[i, l] and v0 < thr <= v1:
+                            arm[i, l] = after_step(b0 + l, i, k, dt, v0, v1, True, counts,
+                                                   thr, rearm, ev_b, ev_i, ev_t, ev_n)
+                        if not (abs(v1) < V_DIVERGED):
+                            err[0] = 1.0
+                            err[1] = b0 + l
+                            err[2] = i
+                            err[3] = k
+                            err[4] = v1
+                            return
             for c in range(5):
                 for i in range(N):
-                    y[c, i] = yt[c, i]
+                    for l in range(nl):
+                        y[c, i, l] = yt[c, i, l]
             if rec_every > 0 and (k + 1) % rec_every == 0:
                 r = (k + 1) // rec_every
-                for i in range(N):
-                    rec_V[r, b, i] = y[0, i]
-                    rec_s[r, b, i] = y[4, i]
-        for i in range(N):
-            V[b, i], M[b, i], H[b, i], Nn[b, i], S[b, i] = (y[0, i], y[1, i], y[2, i],
-                                                           y[3, i], y[4, i])
+                for l in range(nl):
+                    for i in range(N):
+                        rec_V[r, b0 + l, i] = y[0, i, l]
+                        rec_s[r, b0 + l, i] = y[4, i, l]
+        for l in range(nl):
+            b = b0 + l
+            for i in range(N):
+                V[b, i], M[b, i], H[b, i], Nn[b, i], S[b, i] = (
+                    y[0, i, l], y[1, i, l], y[2, i, l], y[3, i, l], y[4, i, l])
+                armed[b, i] = arm[i, l]
+                loss_acc[b, i] = acc[i, l]
 
 
 if METHOD == RK4:

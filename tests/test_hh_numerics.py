@@ -191,8 +191,8 @@ def test_numba_equals_numpy_independent_with_noise_and_inputs(method):
     assert a.spike_counts.sum() > 5
 
 
-def test_independent_loop_compiles_to_simd_without_scalar_exp(tmp_path):
-    """The independent loop's speed comes from SIMD over cells (numerics.hh_loops); a scalar
+def test_loops_compile_to_simd_without_scalar_exp(tmp_path):
+    """The loops' speed comes from SIMD over cells or networks (numerics.hh_loops); a scalar
     ``exp`` call, or anything else that stops LLVM vectorising the step, would lose it
     silently.  Compiled afresh (empty kernel cache) in a subprocess, since code loaded from
     numba's cache carries no LLVM IR to inspect."""
@@ -204,15 +204,21 @@ def test_independent_loop_compiles_to_simd_without_scalar_exp(tmp_path):
         "from numerics import hh\n"
         "from numerics.hh_kernel import kernels\n"
         "hh.simulate([[8.0, 9.0]], noise=0.5, duration_ms=0.2, progress=False)\n"
-        "f = kernels().independent(0, True, False, False, True)\n"
-        "ir = f.inspect_llvm(f.signatures[0])\n"
-        "print('VECTOR' if 'x double>' in ir else 'SCALAR')\n"
-        "print('EXPCALL' if ('@exp(' in ir or 'llvm.exp.' in ir) else 'NOEXP')\n")
+        "from numerics.hh_kernel import RK4, kernel_source, load_kernel_module\n"
+        "hh.simulate([[8.0, 9.0]], weights=[[0.0, 1.0], [0.0, 0.0]], duration_ms=0.2,\n"
+        "            progress=False)\n"
+        "from theory.hh import DEFAULT_CONSTANTS as c\n"
+        "for f in (kernels().independent(0, True, False, False, True),\n"
+        "          load_kernel_module(kernel_source(c, RK4, False, False, False, True))\n"
+        "          .block_coupled):\n"
+        "    ir = f.inspect_llvm(f.signatures[0])\n"
+        "    print('VECTOR' if 'x double>' in ir else 'SCALAR')\n"
+        "    print('EXPCALL' if ('@exp(' in ir or 'llvm.exp.' in ir) else 'NOEXP')\n")
     env = {**__import__("os").environ, "LEARNDYN_CACHE_DIR": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          cwd=Path(__file__).resolve().parents[1], timeout=600)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["VECTOR", "NOEXP"], out.stdout
+    assert out.stdout.split() == ["VECTOR", "NOEXP"] * 2, out.stdout
 
 
 @pytest.mark.parametrize("method", ["rk4", "expeuler"])
