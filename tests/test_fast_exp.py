@@ -57,3 +57,16 @@ def test_the_loop_compiles_to_vector_instructions():
     llvm_ir = _exp_array.inspect_llvm(_exp_array.signatures[0])
     assert "x double>" in llvm_ir  # a vector of doubles
     assert "@exp(" not in llvm_ir and "llvm.exp." not in llvm_ir
+
+
+def test_kernel_text_carries_the_hash_of_fast_exp():
+    """numba's cache is keyed by the kernel module's text, not by what it imports: the text
+    must change when fast_exp does, or an edited exp would run as stale machine code."""
+    import hashlib
+    from pathlib import Path
+
+    import numerics
+    from numerics.hh_codegen import numba_cell_source
+
+    source = (Path(numerics.__file__).parent / "fast_exp.py").read_bytes()
+    assert hashlib.sha256(source).hexdigest()[:16] in numba_cell_source()
