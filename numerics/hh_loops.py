@@ -212,16 +212,23 @@ def block_independent(dt, k0, K, V, M, H, Nn, S, armed, counts, p_index, g_index
 
 
 @numba.njit(inline="always", cache=True, error_model="numpy")
+def synaptic(y, W, i, nl, syn):
+    r"""``syn[l]`` = :math:`\sum_j W_{ij} s_j` of cell ``i`` in each of ``nl`` networks (lanes:
+    the last axis of ``y`` (5, N, L) and ``W`` (N, N, L))."""
+    for l in range(nl):
+        syn[l] = 0.0
+    for j in range(y.shape[1]):
+        for l in range(nl):
+            syn[l] += W[i, j, l] * y[4, j, l]
+
+
+@numba.njit(inline="always", cache=True, error_model="numpy")
 def derivs(y, I_ext, W, nl, syn, out):
     r"""Right-hand sides of ``nl`` networks (lanes, last axis) of ``N`` coupled cells: the
     synaptic current :math:`\sum_j W_{ij} s_j` of each lane's own weights, then the cells."""
     N = y.shape[1]
     for i in range(N):
-        for l in range(nl):
-            syn[l] = 0.0
-        for j in range(N):
-            for l in range(nl):
-                syn[l] += W[i, j, l] * y[4, j, l]
+        synaptic(y, W, i, nl, syn)
         for l in range(nl):  # the vector loop
             d = rhs(y[0, i, l], y[1, i, l], y[2, i, l], y[3, i, l], y[4, i, l],
                     I_ext[i, l] + syn[l])
@@ -314,11 +321,7 @@ def block_coupled(method, dt, k0, K, V, M, H, Nn, S, armed, counts, p_index, g_i
                                 + d4[c, i, l])
             else:
                 for i in range(N):
-                    for l in range(nl):
-                        syn[l] = 0.0
-                    for j in range(N):
-                        for l in range(nl):
-                            syn[l] += Wl[i, j, l] * y[4, j, l]
+                    synaptic(y, Wl, i, nl, syn)
                     for l in range(nl):
                         yn = expeuler_step(y[0, i, l], y[1, i, l], y[2, i, l], y[3, i, l],
                                            y[4, i, l], I_ext[i, l] + syn[l], dt)

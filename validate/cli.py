@@ -168,7 +168,7 @@ def check_output_file(path: str | Path, option: str = "--output") -> Path:
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{option} {path}: is a folder (give a file name)")
-    parent = path.parent if str(path.parent) else Path(".")
+    parent = path.parent
     if not parent.is_dir():
         raise InputError(f"{option} {path}: folder {parent} does not exist")
     if path.exists() and not os.access(path, os.W_OK):

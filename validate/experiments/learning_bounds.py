@@ -191,14 +191,14 @@ def run_k(config: RunConfig) -> ExperimentResult:
         dev2 = (k2 - k2.mean()) ** 2
         se = [replica_sem(k2, 0), replica_sem(dev2, 0)]
         rem = ds.k - k2
+        rem_var = ds.k.var(ddof=1) - k2.var(ddof=1)
         comparisons.append(compare(
             f"mean and variance of the second-order k over {k2.size} directions, {label}",
             [m_th, v_th], [k2.mean(), k2.var(ddof=1)], se, x=[0, 1],
             note=f"x = 0: mean, x = 1: variance (derived with isotropic sphere moments); the "
                  f"measured k differs by its Taylor remainder: mean {rem.mean():+.2e} "
                  f"({rem.mean() / se[0]:+.2f} SE), variance "
-                 f"{ds.k.var(ddof=1) - k2.var(ddof=1):+.2e} "
-                 f"({(ds.k.var(ddof=1) - k2.var(ddof=1)) / se[1]:+.2f} SE)"))
+                 f"{rem_var:+.2e} ({rem_var / se[1]:+.2f} SE)"))
         curves.append((label, rec, pred, meas, diff, sig))
         extra[label] = {"N": model.dim, "plasticity": pl.to_dict(),
                         "state_at_start": ds.to_dict(), "theory_mean": m_th,
